@@ -1,0 +1,258 @@
+// Apache James WebAdmin over HTTP: one method per call the reconciler makes, James's error bodies
+// turned into BackendErrors. Facts: shared/backends/james.md (and "Seen on the real server").
+import { BackendError, type BackendErrorKind } from '../../engine/adapter.ts';
+import { HttpClient, segment, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
+
+/** James's quota limit: a number, -1 for unlimited, null for unset at this level. */
+export interface JamesQuota {
+  count: number | null;
+  size: number | null;
+}
+
+export interface JamesQuotaDetail {
+  global?: Partial<JamesQuota>;
+  domain?: Partial<JamesQuota>;
+  user?: Partial<JamesQuota>;
+  computed?: Partial<JamesQuota>;
+}
+
+export interface JamesMapping {
+  type: string;
+  mapping: string;
+}
+
+export interface JamesTaskReport {
+  taskId: string;
+  type?: string;
+  status: 'waiting' | 'inProgress' | 'canceledRequested' | 'completed' | 'canceled' | 'failed';
+  additionalInformation?: unknown;
+}
+
+export class JamesClient {
+  readonly http: HttpClient;
+
+  constructor(options: HttpClientOptions) {
+    this.http = new HttpClient(options);
+  }
+
+  // --- domains
+  listDomains(): Promise<string[]> {
+    return this.#json<string[]>({ method: 'GET', path: '/domains' }, isStringArray);
+  }
+  async createDomain(domain: string): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/domains/${segment(domain)}` });
+  }
+  async deleteDomain(domain: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/domains/${segment(domain)}` });
+  }
+  async addDomainAlias(domain: string, alias: string): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/domains/${segment(domain)}/aliases/${segment(alias)}` });
+  }
+  async removeDomainAlias(domain: string, alias: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/domains/${segment(domain)}/aliases/${segment(alias)}` }, { notFoundIsOk: true });
+  }
+
+  // --- users
+  async listUsers(): Promise<string[]> {
+    const users = await this.#json<Array<{ username: string }>>({ method: 'GET', path: '/users' }, (v) =>
+      Array.isArray(v) && v.every((u) => typeof u?.username === 'string'),
+    );
+    return users.map((u) => u.username);
+  }
+  /** Creates the user; if it exists already, sets the password instead (idempotent create). */
+  async createUser(user: string, password: string): Promise<void> {
+    const response = await this.#send({ method: 'PUT', path: `/users/${segment(user)}`, json: { password } });
+    if (response.status === 409) return this.setPassword(user, password);
+    this.#check(response, { method: 'PUT', path: `/users/${segment(user)}` });
+  }
+  async setPassword(user: string, password: string): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/users/${segment(user)}`, query: { force: true }, json: { password } });
+  }
+  async deleteUser(user: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/users/${segment(user)}` }, { notFoundIsOk: true });
+  }
+  /** Starts the task that moves a user's data (mailboxes, quota, forwards …) to another existing user. */
+  async startRename(oldUser: string, newUser: string): Promise<string> {
+    const report = await this.#json<{ taskId: string }>(
+      { method: 'POST', path: `/users/${segment(oldUser)}/rename/${segment(newUser)}`, query: { action: 'rename' } },
+      (v) => typeof (v as { taskId?: unknown })?.taskId === 'string',
+    );
+    return report.taskId;
+  }
+
+  // --- mappings: aliases, forwards, groups, domain aliases
+  listMappings(): Promise<Record<string, JamesMapping[]>> {
+    return this.#json({ method: 'GET', path: '/mappings' }, (v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+  }
+  async listForwards(user: string): Promise<string[]> {
+    const response = await this.#send({ method: 'GET', path: `/address/forwards/${segment(user)}` });
+    if (response.status === 404) return [];
+    const targets = this.#parse<Array<{ mailAddress: string }>>(response, { method: 'GET', path: `/address/forwards/${segment(user)}` }, Array.isArray);
+    return targets.map((t) => t.mailAddress);
+  }
+  async listAliasesOf(user: string): Promise<string[]> {
+    const response = await this.#send({ method: 'GET', path: `/address/aliases/${segment(user)}` });
+    if (response.status === 404) return [];
+    const sources = this.#parse<Array<{ source: string }>>(response, { method: 'GET', path: `/address/aliases/${segment(user)}` }, Array.isArray);
+    return sources.map((s) => s.source);
+  }
+  async addAlias(user: string, alias: string): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/address/aliases/${segment(user)}/sources/${segment(alias)}` });
+  }
+  async removeAlias(user: string, alias: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/address/aliases/${segment(user)}/sources/${segment(alias)}` }, { notFoundIsOk: true });
+  }
+  async addForward(user: string, target: string): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/address/forwards/${segment(user)}/targets/${segment(target)}` });
+  }
+  async removeForward(user: string, target: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/address/forwards/${segment(user)}/targets/${segment(target)}` }, { notFoundIsOk: true });
+  }
+  async addGroupMember(group: string, member: string): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/address/groups/${segment(group)}/${segment(member)}` });
+  }
+  async removeGroupMember(group: string, member: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/address/groups/${segment(group)}/${segment(member)}` }, { notFoundIsOk: true });
+  }
+
+  // --- quotas
+  getGlobalQuota(): Promise<JamesQuota> {
+    return this.#json<Partial<JamesQuota>>({ method: 'GET', path: '/quota' }, isRecord).then(toQuota);
+  }
+  async setGlobalQuota(quota: JamesQuota): Promise<void> {
+    await this.#ok({ method: 'PUT', path: '/quota', json: quota });
+  }
+  getDomainQuota(domain: string): Promise<JamesQuota> {
+    return this.#json<JamesQuotaDetail>({ method: 'GET', path: `/quota/domains/${segment(domain)}` }, isRecord).then((d) => toQuota(d.domain));
+  }
+  async setDomainQuota(domain: string, quota: JamesQuota): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/quota/domains/${segment(domain)}`, json: quota });
+  }
+  /** Every user of a domain with its quota, in one call. */
+  async listUserQuotas(domain: string): Promise<Map<string, JamesQuota>> {
+    const rows = await this.#json<Array<{ username: string; detail: JamesQuotaDetail }>>(
+      { method: 'GET', path: '/quota/users', query: { domain } },
+      Array.isArray,
+    );
+    return new Map(rows.map((row) => [row.username, toQuota(row.detail?.user)]));
+  }
+  async setUserQuota(user: string, quota: JamesQuota): Promise<void> {
+    await this.#ok({ method: 'PUT', path: `/quota/users/${segment(user)}`, json: quota });
+  }
+
+  // --- tasks
+  /** Waits up to `seconds` for the task to end; null when it is still running then (James answers 408). */
+  async awaitTask(taskId: string, seconds: number): Promise<JamesTaskReport | null> {
+    const request: HttpRequest = {
+      method: 'GET',
+      path: `/tasks/${segment(taskId)}/await`,
+      query: { timeout: `${seconds}s` },
+      timeoutMs: (seconds + 30) * 1000,
+    };
+    const response = await this.#send(request);
+    if (response.status === 408) return null;
+    return this.#parse(response, request, isTaskReport);
+  }
+  getTask(taskId: string): Promise<JamesTaskReport> {
+    return this.#json({ method: 'GET', path: `/tasks/${segment(taskId)}` }, isTaskReport);
+  }
+  async cancelTask(taskId: string): Promise<void> {
+    await this.#ok({ method: 'DELETE', path: `/tasks/${segment(taskId)}` }, { notFoundIsOk: true });
+  }
+
+  async healthcheck(): Promise<HttpResponse> {
+    return this.#send({ method: 'GET', path: '/healthcheck' });
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  // --- plumbing
+  #send(request: HttpRequest): Promise<HttpResponse> {
+    return this.http.send(request);
+  }
+
+  async #ok(request: HttpRequest, options: { notFoundIsOk?: boolean } = {}): Promise<void> {
+    const response = await this.#send(request);
+    if (options.notFoundIsOk && response.status === 404) return;
+    this.#check(response, request);
+  }
+
+  async #json<T>(request: HttpRequest, guard: (value: unknown) => boolean): Promise<T> {
+    return this.#parse<T>(await this.#send(request), request, guard);
+  }
+
+  #parse<T>(response: HttpResponse, request: HttpRequest, guard: (value: unknown) => boolean): T {
+    this.#check(response, request);
+    let value: unknown;
+    try {
+      value = JSON.parse(response.text);
+    } catch {
+      throw new BackendError('Protocol', `${request.method} ${request.path}: the answer is not JSON (${preview(response.text)}); is this James WebAdmin?`, { status: response.status });
+    }
+    if (!guard(value)) {
+      throw new BackendError('Protocol', `${request.method} ${request.path}: unexpected answer ${preview(response.text)}; is this James WebAdmin?`, { status: response.status });
+    }
+    return value as T;
+  }
+
+  #check(response: HttpResponse, request: HttpRequest): void {
+    if (response.status >= 200 && response.status < 300) return;
+    throw jamesError(response, `${request.method} ${request.path}`);
+  }
+}
+
+const KIND_BY_STATUS: Record<number, BackendErrorKind> = {
+  400: 'Invalid',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'Unsupported',
+  408: 'Timeout',
+  409: 'Conflict',
+};
+
+/**
+ * James answers errors as JSON {statusCode, type, message, details}, except the 401 of a bad token
+ * (plain text) and the 400 of a malformed URL (HTML): all three end up as one readable line.
+ */
+export function jamesError(response: HttpResponse, what: string): BackendError {
+  const kind = KIND_BY_STATUS[response.status] ?? (response.status >= 500 ? 'Unavailable' : 'Protocol');
+  let reason = '';
+  try {
+    const body = JSON.parse(response.text) as { message?: string; details?: string; cause?: string };
+    reason = [body.message, body.details ?? body.cause].filter(Boolean).join(': ');
+  } catch {
+    reason = response.text.includes('<') ? stripHtml(response.text) : response.text.trim();
+  }
+  if (response.status === 401) reason = `credentials refused${reason ? ` (${reason})` : ''}`;
+  return new BackendError(kind, `${what}: ${response.status} ${reason || 'no details'}`.trim(), { status: response.status });
+}
+
+function stripHtml(html: string): string {
+  const title = /<title>([^<]*)<\/title>/i.exec(html)?.[1];
+  const text = (title ?? html.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim();
+  return text.slice(0, 200);
+}
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 80 ? `${JSON.stringify(flat.slice(0, 80))}…` : JSON.stringify(flat);
+}
+
+function toQuota(value: Partial<JamesQuota> | undefined): JamesQuota {
+  return { count: value?.count ?? null, size: value?.size ?? null };
+}
+
+function isRecord(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isStringArray(value: unknown): boolean {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+function isTaskReport(value: unknown): boolean {
+  return isRecord(value) && typeof (value as { status?: unknown }).status === 'string';
+}

@@ -1,0 +1,58 @@
+// Backend types → adapters and emulators. The only file that knows every backend.
+import { BackendError, type BackendAdapter } from '../engine/adapter.ts';
+import type { Logger } from '../log.ts';
+import type { BackendDecl } from '../model/config.ts';
+import type { BackendType } from '../model/schema.ts';
+import type { Sensitive } from '../model/sensitive.ts';
+import { JamesAdapter } from './james/adapter.ts';
+import { startJamesEmulator } from './james/emulator.ts';
+import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
+
+export interface BackendCredentials {
+  username?: string;
+  password?: Sensitive;
+  token?: Sensitive;
+}
+
+export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james'];
+
+export function createAdapter(backend: BackendDecl, credentials: BackendCredentials, log: Logger): BackendAdapter {
+  const http = {
+    backend: backend.name,
+    baseUrl: backend.url,
+    concurrency: backend.limits.concurrency,
+    requestsPerSecond: backend.limits.requestsPerSecond,
+    timeoutMs: backend.limits.timeoutSeconds * 1000,
+    retries: backend.limits.retries,
+    insecureSkipTLSVerify: backend.insecureSkipTLSVerify,
+    log,
+  };
+  switch (backend.type) {
+    case 'james':
+      return new JamesAdapter(http, {
+        ...(credentials.token ? { token: credentials.token.reveal() } : {}),
+        ...(credentials.password ? { password: credentials.password.reveal() } : {}),
+      });
+    default:
+      throw new BackendError('Unsupported', `backend type "${backend.type}" is not implemented in this version of mailops (implemented: ${IMPLEMENTED_BACKENDS.join(', ')})`);
+  }
+}
+
+export interface EmulatorCommandOptions extends EmulatorOptions {
+  user?: string;
+  password?: string;
+  jwtPublicKey?: string;
+  taskDurationMs?: number;
+}
+
+/** Starts the emulator of a backend type, as `mailops emulate <type>` and the demo do. */
+export async function startBackendEmulator(type: string, options: EmulatorCommandOptions): Promise<RunningEmulator> {
+  switch (type) {
+    case 'james': {
+      const { user: _user, ...jamesOptions } = options;
+      return startJamesEmulator(jamesOptions);
+    }
+    default:
+      throw new BackendError('Unsupported', `there is no emulator for "${type}" (available: ${IMPLEMENTED_BACKENDS.join(', ')})`);
+  }
+}

@@ -1,0 +1,401 @@
+// Schema-valid objects → a Config, checking what a schema cannot: duplicates across files,
+// references between objects, addresses declared twice, aliases that loop. Pure.
+import {
+  NO_QUOTA,
+  describeObject,
+  objectKey,
+  type AliasDecl,
+  type BackendDecl,
+  type Config,
+  type DomainDecl,
+  type GlobalQuotaDecl,
+  type ObjectRef,
+  type QuotaLimits,
+  type SecretRef,
+  type UserDecl,
+} from '../model/config.ts';
+import { domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
+import { QuantityError, parseMessages, parseStorage } from '../model/quantity.ts';
+import type {
+  Alias,
+  MailBackend,
+  MailDomain,
+  MailObject,
+  MailUser,
+  QuotaPolicy,
+  QuotaSpec,
+  SecretKeySelector,
+} from '../model/schema.ts';
+import type { SourceDocument } from './documents.ts';
+import { formatFieldPath, formatPosition, type ConfigError, type FieldPath } from './errors.ts';
+
+/** A schema-valid object and the document it came from. */
+export interface LoadedObject {
+  object: MailObject;
+  document: SourceDocument;
+  /** Path of the object inside its document (non-empty for items of a `kind: List`). */
+  base: FieldPath;
+}
+
+export const DEFAULT_NAMESPACE = 'default';
+
+interface Located<T> {
+  value: T;
+  ref: ObjectRef;
+  at: (path: FieldPath, key?: boolean) => ConfigError['position'];
+}
+
+export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): { config?: Config; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const byKey = new Map<string, Located<MailObject>>();
+
+  for (const item of loaded) {
+    const { object, document, base } = item;
+    const namespace = object.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const at = (path: FieldPath, key = false) => document.locate([...base, ...path], { key });
+    const ref: ObjectRef = {
+      kind: object.kind,
+      namespace,
+      name: object.metadata.name,
+      ...(object.metadata.generation !== undefined ? { generation: object.metadata.generation } : {}),
+      source: at([]),
+    };
+    const key = objectKey(ref);
+    const earlier = byKey.get(key);
+    if (earlier) {
+      errors.push({
+        position: at(['metadata', 'name']),
+        object: describeObject(ref),
+        message: `is declared twice; the first is at ${formatPosition(earlier.ref.source)}`,
+      });
+      continue;
+    }
+    byKey.set(key, { value: object, ref, at });
+  }
+
+  const report = (item: Located<unknown>, path: FieldPath, message: string, key = false) =>
+    errors.push({ position: item.at(path, key), object: describeObject(item.ref), field: formatFieldPath(path), message });
+
+  const ofKind = <T extends MailObject>(kind: T['kind']) =>
+    [...byKey.values()].filter((o): o is Located<T> => o.value.kind === kind).sort((a, b) => objectKey(a.ref).localeCompare(objectKey(b.ref)));
+
+  // --- MailBackend
+  const backends = new Map<string, BackendDecl>();
+  for (const item of ofKind<MailBackend>('MailBackend')) {
+    const spec = item.value.spec;
+    const secret = (selector: SecretKeySelector | undefined, field: string): SecretRef | undefined =>
+      selector && { ...selector, namespace: item.ref.namespace, source: item.at(['spec', 'credentials', field]) };
+    const password = secret(spec.credentials?.passwordSecretRef, 'passwordSecretRef');
+    const token = secret(spec.credentials?.tokenSecretRef, 'tokenSecretRef');
+    const id = `${item.ref.namespace}/${item.ref.name}`;
+    backends.set(id, {
+      ref: item.ref,
+      id,
+      name: item.ref.name,
+      type: spec.type,
+      url: spec.url.replace(/\/+$/, ''),
+      credentials: {
+        ...(spec.credentials?.username !== undefined ? { username: spec.credentials.username } : {}),
+        ...(password ? { password } : {}),
+        ...(token ? { token } : {}),
+      },
+      limits: {
+        concurrency: spec.limits?.concurrency ?? 8,
+        requestsPerSecond: spec.limits?.requestsPerSecond ?? 100,
+        timeoutSeconds: spec.limits?.timeoutSeconds ?? 30,
+        retries: spec.limits?.retries ?? 3,
+        taskTimeoutSeconds: spec.limits?.taskTimeoutSeconds ?? 600,
+      },
+      insecureSkipTLSVerify: spec.insecureSkipTLSVerify ?? false,
+    });
+  }
+
+  const resolveBackendRefs = (item: Located<unknown>, refs: Array<{ name: string }> | undefined, path: FieldPath): string[] => {
+    const ids: string[] = [];
+    (refs ?? []).forEach((r, i) => {
+      const id = `${item.ref.namespace}/${r.name}`;
+      if (!backends.has(id)) {
+        report(item, [...path, i, 'name'], `refers to MailBackend "${r.name}", which is not declared in namespace "${item.ref.namespace}"`);
+      } else if (ids.includes(id)) {
+        report(item, [...path, i, 'name'], `lists MailBackend "${r.name}" twice`);
+      } else {
+        ids.push(id);
+      }
+    });
+    return ids;
+  };
+
+  // --- QuotaPolicy
+  const policies = new Map<string, QuotaLimits>();
+  let globalQuota: GlobalQuotaDecl | null = null;
+  for (const item of ofKind<QuotaPolicy>('QuotaPolicy')) {
+    const limits = parseLimits(item, ['spec'], item.value.spec, report);
+    policies.set(`${item.ref.namespace}/${item.ref.name}`, limits);
+    if (item.value.spec.globalDefault) {
+      if (globalQuota) {
+        report(item, ['spec', 'globalDefault'], `only one QuotaPolicy may be the global default; ${describeObject(globalQuota.ref)} already is (${formatPosition(globalQuota.ref.source)})`);
+      } else {
+        globalQuota = { ref: item.ref, limits };
+      }
+    }
+  }
+
+  const resolveQuota = (item: Located<unknown>, spec: QuotaSpec | undefined, path: FieldPath): QuotaLimits => {
+    if (!spec) return NO_QUOTA;
+    if (spec.policyRef) {
+      if (spec.storage !== undefined || spec.messages !== undefined) {
+        report(item, [...path, 'policyRef'], 'set either policyRef or storage/messages, not both');
+      }
+      const policy = policies.get(`${item.ref.namespace}/${spec.policyRef.name}`);
+      if (!policy) {
+        report(item, [...path, 'policyRef', 'name'], `refers to QuotaPolicy "${spec.policyRef.name}", which is not declared in namespace "${item.ref.namespace}"`);
+        return NO_QUOTA;
+      }
+      return policy;
+    }
+    return parseLimits(item, path, spec, report);
+  };
+
+  // --- MailDomain
+  const domains = new Map<string, DomainDecl & { located: Located<MailDomain> }>();
+  const aliasDomainOwner = new Map<string, DomainDecl & { located: Located<MailDomain> }>();
+  for (const item of ofKind<MailDomain>('MailDomain')) {
+    const spec = item.value.spec;
+    const domain = normalizeDomain(spec.domain);
+    const earlier = domains.get(domain);
+    if (earlier) {
+      report(item, ['spec', 'domain'], `domain ${domain} is already declared by ${describeObject(earlier.ref)} (${formatPosition(earlier.ref.source)})`);
+      continue;
+    }
+    const decl = {
+      ref: item.ref,
+      domain,
+      backendIds: resolveBackendRefs(item, spec.backendRefs, ['spec', 'backendRefs']),
+      aliasDomains: [] as string[],
+      defaultQuota: resolveQuota(item, spec.defaultQuota, ['spec', 'defaultQuota']),
+      prune: {
+        enabled: spec.prune?.enabled ?? false,
+        maxUserDeletionPercent: spec.prune?.maxUserDeletionPercent ?? 25,
+      },
+      located: item,
+    };
+    domains.set(domain, decl);
+  }
+  // Alias domains, once every primary domain is known.
+  for (const decl of domains.values()) {
+    const item = decl.located;
+    (item.value.spec.aliasDomains ?? []).forEach((raw, i) => {
+      const alias = normalizeDomain(raw);
+      const path = ['spec', 'aliasDomains', i];
+      const owner = aliasDomainOwner.get(alias);
+      if (alias === decl.domain) report(item, path, `${alias} cannot be an alias of itself`);
+      else if (domains.has(alias)) report(item, path, `${alias} is declared as a MailDomain of its own (${formatPosition(domains.get(alias)!.ref.source)}); a domain is either primary or an alias`);
+      else if (owner === decl) report(item, path, `${alias} is listed twice`);
+      else if (owner) report(item, path, `${alias} is already an alias domain of ${owner.domain} (${formatPosition(owner.ref.source)})`);
+      else {
+        aliasDomainOwner.set(alias, decl);
+        decl.aliasDomains.push(alias);
+      }
+    });
+    decl.aliasDomains.sort();
+  }
+
+  /** The MailDomain an address belongs to, reporting why when there is none. */
+  const domainFor = (item: Located<unknown>, address: string, path: FieldPath, role: string) => {
+    const domain = domainOf(address);
+    const decl = domains.get(domain);
+    if (decl) {
+      if (decl.ref.namespace !== item.ref.namespace) {
+        report(item, path, `${role} is in domain ${domain}, which is declared in namespace "${decl.ref.namespace}"; objects must be in the same namespace as their MailDomain`);
+        return undefined;
+      }
+      return decl;
+    }
+    const owner = aliasDomainOwner.get(domain);
+    if (owner) {
+      report(item, path, `${role} is in ${domain}, an alias domain of ${owner.domain}; use an address in ${owner.domain}`);
+    } else {
+      report(item, path, `${role} is in domain ${domain}, which no MailDomain declares`);
+    }
+    return undefined;
+  };
+
+  const narrow = (item: Located<unknown>, refs: Array<{ name: string }> | undefined, domain: DomainDecl): string[] => {
+    if (!refs) return domain.backendIds;
+    const ids = resolveBackendRefs(item, refs, ['spec', 'backendRefs']);
+    ids.forEach((id, i) => {
+      if (!domain.backendIds.includes(id)) {
+        report(item, ['spec', 'backendRefs', i, 'name'], `MailBackend "${id.split('/')[1]}" does not serve domain ${domain.domain}; a user or alias may only narrow its domain's backendRefs`);
+      }
+    });
+    return ids.filter((id) => domain.backendIds.includes(id));
+  };
+
+  // Every address is declared once: as a user, an extra address, or an alias.
+  const claimed = new Map<string, { item: Located<unknown>; what: string }>();
+  const claim = (item: Located<unknown>, address: string, path: FieldPath, what: string): boolean => {
+    const earlier = claimed.get(address);
+    if (earlier) {
+      report(item, path, `${address} is already declared as ${earlier.what} of ${describeObject(earlier.item.ref)} (${formatPosition(earlier.item.at([]))})`);
+      return false;
+    }
+    claimed.set(address, { item, what });
+    return true;
+  };
+
+  // --- MailUser
+  const users: UserDecl[] = [];
+  for (const item of ofKind<MailUser>('MailUser')) {
+    const spec = item.value.spec;
+    const address = normalizeAddress(spec.address);
+    const domain = domainFor(item, address, ['spec', 'address'], 'the address');
+    if (!claim(item, address, ['spec', 'address'], 'the address')) continue;
+    const extraAddresses: string[] = [];
+    (spec.extraAddresses ?? []).forEach((raw, i) => {
+      const extra = normalizeAddress(raw);
+      const path = ['spec', 'extraAddresses', i];
+      if (extra === address) return report(item, path, 'is the user’s own address');
+      const extraDomain = domainOf(extra);
+      const servedBy = domains.get(extraDomain) ?? aliasDomainOwner.get(extraDomain);
+      if (!servedBy) return report(item, path, `${extra} is in domain ${extraDomain}, which no MailDomain declares (an extra address must be in a managed domain)`);
+      if (claim(item, extra, path, 'an extra address')) extraAddresses.push(extra);
+    });
+    let forwarding: UserDecl['forwarding'] = null;
+    if (spec.forwarding) {
+      const to: string[] = [];
+      spec.forwarding.to.forEach((raw, i) => {
+        const target = normalizeAddress(raw);
+        const path = ['spec', 'forwarding', 'to', i];
+        if (target === address) report(item, path, 'forwards to the user’s own address; set keepCopy: true instead');
+        else if (to.includes(target)) report(item, path, `${target} is listed twice`);
+        else to.push(target);
+      });
+      forwarding = { to: to.sort(), keepCopy: spec.forwarding.keepCopy ?? false };
+    }
+    if (!domain) continue;
+    const backendIds = narrow(item, spec.backendRefs, domain);
+    for (const extra of extraAddresses) {
+      const servedBy = domains.get(domainOf(extra)) ?? aliasDomainOwner.get(domainOf(extra))!;
+      const missing = backendIds.filter((id) => !servedBy.backendIds.includes(id));
+      if (missing.length > 0) {
+        report(item, ['spec', 'extraAddresses', spec.extraAddresses!.findIndex((a) => normalizeAddress(a) === extra)],
+          `${extra} is in domain ${servedBy.domain}, which is not served by ${missing.map((id) => id.split('/')[1]).join(', ')}`);
+      }
+    }
+    const password: SecretRef = {
+      ...spec.passwordSecretRef,
+      namespace: item.ref.namespace,
+      source: item.at(['spec', 'passwordSecretRef']),
+    };
+    users.push({
+      ref: item.ref,
+      address,
+      domain: domain.domain,
+      displayName: spec.displayName ?? null,
+      password,
+      extraAddresses: extraAddresses.sort(),
+      forwarding,
+      disabled: spec.disabled ?? false,
+      quota: resolveQuota(item, spec.quota, ['spec', 'quota']),
+      backendIds,
+    });
+  }
+
+  // --- Alias
+  const aliases: AliasDecl[] = [];
+  for (const item of ofKind<Alias>('Alias')) {
+    const spec = item.value.spec;
+    const address = normalizeAddress(spec.address);
+    const domain = domainFor(item, address, ['spec', 'address'], 'the alias address');
+    if (!claim(item, address, ['spec', 'address'], 'the alias')) continue;
+    const members: string[] = [];
+    spec.members.forEach((raw, i) => {
+      const member = normalizeAddress(raw);
+      if (member === address) report(item, ['spec', 'members', i], 'is the alias itself');
+      else if (members.includes(member)) report(item, ['spec', 'members', i], `${member} is listed twice`);
+      else members.push(member);
+    });
+    if (!domain) continue;
+    aliases.push({
+      ref: item.ref,
+      address,
+      domain: domain.domain,
+      members: members.sort(),
+      backendIds: narrow(item, spec.backendRefs, domain),
+    });
+  }
+
+  for (const loop of findLoops(users, aliases)) {
+    const start = claimed.get(loop[0]!);
+    if (start) report(start.item, ['spec'], `mail would loop: ${loop.join(' → ')}`);
+  }
+
+  if (errors.length > 0) return { errors };
+  return {
+    errors,
+    config: {
+      backends: [...backends.values()],
+      domains: [...domains.values()].map(({ located: _located, ...decl }) => decl),
+      users,
+      aliases,
+      globalQuota,
+      skippedDocuments,
+    },
+  };
+}
+
+function parseLimits(
+  item: Located<unknown>,
+  path: FieldPath,
+  spec: { storage?: number | string; messages?: number | string },
+  report: (item: Located<unknown>, path: FieldPath, message: string) => void,
+): QuotaLimits {
+  const parse = (field: 'storage' | 'messages', parser: typeof parseStorage) => {
+    const raw = spec[field];
+    if (raw === undefined) return null;
+    try {
+      return parser(raw);
+    } catch (error) {
+      if (!(error instanceof QuantityError)) throw error;
+      report(item, [...path, field], error.message);
+      return null;
+    }
+  };
+  return { storage: parse('storage', parseStorage), messages: parse('messages', parseMessages) };
+}
+
+/**
+ * Mail routes: an alias delivers to its members, an extra address to its user, a user to its
+ * forwarding targets. A cycle among them would bounce mail forever (and James refuses to store it).
+ * Returns each cycle once, starting at its smallest address.
+ */
+function findLoops(users: UserDecl[], aliases: AliasDecl[]): string[][] {
+  const edges = new Map<string, string[]>();
+  const add = (from: string, to: string) => edges.set(from, [...(edges.get(from) ?? []), to]);
+  for (const alias of aliases) for (const member of alias.members) add(alias.address, member);
+  for (const user of users) {
+    for (const extra of user.extraAddresses) add(extra, user.address);
+    for (const target of user.forwarding?.to ?? []) add(user.address, target);
+  }
+  const loops = new Map<string, string[]>();
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, 'open');
+    stack.push(node);
+    for (const next of edges.get(node) ?? []) {
+      if (state.get(next) === 'open') {
+        const cycle = stack.slice(stack.indexOf(next));
+        const smallest = [...cycle].sort()[0]!;
+        const rotated = [...cycle.slice(cycle.indexOf(smallest)), ...cycle.slice(0, cycle.indexOf(smallest))];
+        loops.set(rotated.join('→'), [...rotated, smallest]);
+      } else if (!state.has(next)) {
+        visit(next);
+      }
+    }
+    stack.pop();
+    state.set(node, 'done');
+  };
+  for (const node of [...edges.keys()].sort()) if (!state.has(node)) visit(node);
+  return [...loops.values()];
+}

@@ -1,0 +1,124 @@
+// The validated configuration: every reference resolved, every address normalised, every quota
+// parsed. This is what the planner works from, whichever front door (files, git, cluster) read it.
+import type { Limit } from './quantity.ts';
+import type { BackendType, KindName, SecretKeySelector } from './schema.ts';
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Identifies a manifest object: kind, namespace, name, and where it was written. */
+export interface ObjectRef {
+  kind: KindName;
+  namespace: string;
+  name: string;
+  /** metadata.generation in a cluster; absent in files. */
+  generation?: number;
+  source: SourceLocation;
+}
+
+export function objectKey(ref: Pick<ObjectRef, 'kind' | 'namespace' | 'name'>): string {
+  return `${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
+export function describeObject(ref: Pick<ObjectRef, 'kind' | 'namespace' | 'name'>): string {
+  return ref.namespace === 'default' ? `${ref.kind} "${ref.name}"` : `${ref.kind} "${ref.namespace}/${ref.name}"`;
+}
+
+/** A secret's location, namespace included (file mode ignores the namespace). */
+export interface SecretRef extends SecretKeySelector {
+  namespace: string;
+  /** Where the reference was written, for errors when the secret cannot be read. */
+  source: SourceLocation;
+}
+
+/** Limits per field; null = not set at this level (inherit from the next one). */
+export interface QuotaLimits {
+  storage: Limit | null;
+  messages: Limit | null;
+}
+
+export const NO_QUOTA: QuotaLimits = Object.freeze({ storage: null, messages: null });
+
+export interface BackendDecl {
+  ref: ObjectRef;
+  /** Unique id within a configuration: `namespace/name`. */
+  id: string;
+  name: string;
+  type: BackendType;
+  url: string;
+  credentials: {
+    username?: string;
+    password?: SecretRef;
+    token?: SecretRef;
+  };
+  limits: {
+    concurrency: number;
+    requestsPerSecond: number;
+    timeoutSeconds: number;
+    retries: number;
+    taskTimeoutSeconds: number;
+  };
+  insecureSkipTLSVerify: boolean;
+}
+
+export interface DomainDecl {
+  ref: ObjectRef;
+  domain: string;
+  backendIds: string[];
+  aliasDomains: string[];
+  defaultQuota: QuotaLimits;
+  prune: { enabled: boolean; maxUserDeletionPercent: number };
+}
+
+export interface UserDecl {
+  ref: ObjectRef;
+  address: string;
+  domain: string;
+  displayName: string | null;
+  password: SecretRef;
+  extraAddresses: string[];
+  forwarding: { to: string[]; keepCopy: boolean } | null;
+  disabled: boolean;
+  /** The user's own limits (inline or from its policyRef), before domain and global defaults. */
+  quota: QuotaLimits;
+  backendIds: string[];
+}
+
+export interface AliasDecl {
+  ref: ObjectRef;
+  address: string;
+  domain: string;
+  members: string[];
+  backendIds: string[];
+}
+
+export interface GlobalQuotaDecl {
+  ref: ObjectRef;
+  limits: QuotaLimits;
+}
+
+export interface Config {
+  backends: BackendDecl[];
+  domains: DomainDecl[];
+  users: UserDecl[];
+  aliases: AliasDecl[];
+  /** The QuotaPolicy marked globalDefault, if any. */
+  globalQuota: GlobalQuotaDecl | null;
+  /** Documents of other API groups that were read and left alone. */
+  skippedDocuments: number;
+}
+
+/**
+ * Precedence of quota limits, per field: the user's own quota (inline or its policyRef), then
+ * its domain's defaultQuota, then the globalDefault QuotaPolicy. What is still unset is left to the
+ * backend's own configuration.
+ */
+export function effectiveQuota(user: QuotaLimits, domain: QuotaLimits, global: QuotaLimits | null): QuotaLimits {
+  return {
+    storage: user.storage ?? domain.storage ?? global?.storage ?? null,
+    messages: user.messages ?? domain.messages ?? global?.messages ?? null,
+  };
+}

@@ -1,0 +1,353 @@
+// The API of mailops.dev/v1alpha1, defined once. Each kind's TypeBox schema is at the same time
+// the TypeScript type (Static<…>), the JSON Schema that validates files (ajv), and the source of
+// the CRD's structural schema (see crd.ts). Change a field here and all three follow.
+import Type, { type Static, type TSchema } from 'typebox';
+import {
+  ADDRESS_MAX_LENGTH,
+  ADDRESS_PATTERN,
+  DOMAIN_MAX_LENGTH,
+  DOMAIN_PATTERN,
+  OBJECT_NAME_PATTERN,
+} from './names.ts';
+import { MESSAGES_PATTERN, STORAGE_PATTERN } from './quantity.ts';
+
+export const API_GROUP = 'mailops.dev';
+export const API_VERSION = 'v1alpha1';
+export const API_GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+/** Marks a schema node as Kubernetes int-or-string; crd.ts renders it in the structural form. */
+export const INT_OR_STRING = 'x-kubernetes-int-or-string';
+/** CEL rules carried into the CRD; files get the same checks from load/references.ts. */
+export const CEL_RULES = 'x-kubernetes-validations';
+/** Kubernetes list semantics: items keyed by fields (map) or unique scalars (set). */
+export const LIST_TYPE = 'x-kubernetes-list-type';
+export const LIST_MAP_KEYS = 'x-kubernetes-list-map-keys';
+const listMap = (keys: string[]) => ({ [LIST_TYPE]: 'map', [LIST_MAP_KEYS]: keys });
+const listSet = { [LIST_TYPE]: 'set' };
+
+
+function IntOrString(integer: { minimum?: number }, pattern: string, description: string) {
+  return Type.Unsafe<number | string>({
+    [INT_OR_STRING]: true,
+    anyOf: [
+      { type: 'integer', ...integer },
+      { type: 'string', pattern },
+    ],
+    description,
+  });
+}
+
+const MailAddress = (description: string) =>
+  Type.String({ pattern: ADDRESS_PATTERN, maxLength: ADDRESS_MAX_LENGTH, description });
+
+const DomainName = (description: string) =>
+  Type.String({ pattern: DOMAIN_PATTERN, maxLength: DOMAIN_MAX_LENGTH, description });
+
+const ObjectName = (description: string) =>
+  Type.String({ pattern: OBJECT_NAME_PATTERN, maxLength: 253, description });
+
+export const LocalObjectReference = Type.Object(
+  { name: ObjectName('Name of the referenced object, in the same namespace.') },
+  { additionalProperties: false },
+);
+export type LocalObjectReference = Static<typeof LocalObjectReference>;
+
+export const SecretKeySelector = Type.Object(
+  {
+    name: ObjectName('Name of the Secret, in the same namespace.'),
+    key: Type.String({
+      pattern: '^[-._a-zA-Z0-9]+$',
+      maxLength: 253,
+      description: 'Key within the Secret.',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A key of a Kubernetes Secret. In file mode it is read from the environment variable ' +
+      'MAILOPS_SECRET_<NAME>_<KEY> or from the file <secrets dir>/<name>/<key>.',
+  },
+);
+export type SecretKeySelector = Static<typeof SecretKeySelector>;
+
+const BackendRefs = (description: string) =>
+  Type.Array(LocalObjectReference, { minItems: 1, maxItems: 16, description, ...listMap(['name']) });
+
+const Storage = IntOrString(
+  { minimum: 0 },
+  STORAGE_PATTERN,
+  'Storage limit: a quantity such as 500Mi or 2Gi (bytes when a bare number), or "unlimited".',
+);
+const Messages = IntOrString(
+  { minimum: 0 },
+  MESSAGES_PATTERN,
+  'Maximum number of messages, or "unlimited".',
+);
+
+const AddressList = (description: string, minItems = 0) =>
+  Type.Array(MailAddress('A mail address.'), { minItems, maxItems: 1000, description, ...listSet });
+
+/** A quota given inline or by naming a QuotaPolicy; the two forms exclude each other. */
+const QuotaSpecOf = (description: string) =>
+  Type.Object(
+    {
+      policyRef: Type.Optional(
+        Type.Object(LocalObjectReference.properties, {
+          additionalProperties: false,
+          description: 'Use the limits of this QuotaPolicy.',
+        }),
+      ),
+      storage: Type.Optional(Storage),
+      messages: Type.Optional(Messages),
+    },
+    {
+      additionalProperties: false,
+      description: `${description} Limits given inline (storage, messages) or by reference (policyRef), not both.`,
+      [CEL_RULES]: [
+        {
+          rule: '!(has(self.policyRef) && (has(self.storage) || has(self.messages)))',
+          message: 'set either policyRef or storage/messages, not both',
+        },
+      ],
+    },
+  );
+export const QuotaSpec = QuotaSpecOf('Quota of this user.');
+export type QuotaSpec = Static<typeof QuotaSpec>;
+
+export const ObjectMeta = Type.Object(
+  {
+    name: ObjectName('Object name, unique per kind and namespace.'),
+    namespace: Type.Optional(ObjectName('Namespace; "default" when omitted.')),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+    generation: Type.Optional(Type.Integer()),
+    uid: Type.Optional(Type.String()),
+  },
+  // Objects exported from a cluster carry more (resourceVersion, managedFields…): accept them.
+  { additionalProperties: true },
+);
+export type ObjectMeta = Static<typeof ObjectMeta>;
+
+// ---------------------------------------------------------------------------------------------
+// Status, shared by every kind (written by the controller; ignored in files)
+
+export const Condition = Type.Object({
+  type: Type.String({ maxLength: 316 }),
+  status: Type.Enum(['True', 'False', 'Unknown']),
+  reason: Type.String({ maxLength: 1024 }),
+  message: Type.Optional(Type.String({ maxLength: 32768 })),
+  lastTransitionTime: Type.String({ format: 'date-time' }),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type Condition = Static<typeof Condition>;
+
+export const BackendStatus = Type.Object({
+  name: Type.String({ description: 'The MailBackend.' }),
+  synced: Type.Boolean({ description: 'The last reconcile applied every change on this backend.' }),
+  message: Type.Optional(Type.String({ maxLength: 32768 })),
+  task: Type.Optional(
+    Type.Object({
+      id: Type.String(),
+      state: Type.String(),
+      progress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    }),
+  ),
+});
+
+export const CommonStatus = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  conditions: Type.Optional(Type.Array(Condition, { ...listMap(['type']) })),
+  backends: Type.Optional(Type.Array(BackendStatus, { ...listMap(['name']) })),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The kinds
+
+export const BACKEND_TYPES = ['james', 'mailstore', 'iredadmin', 'openxchange'] as const;
+export type BackendType = (typeof BACKEND_TYPES)[number];
+
+export const MailBackendSpec = Type.Object(
+  {
+    type: Type.Enum([...BACKEND_TYPES], { description: 'Which server this is.' }),
+    url: Type.String({
+      pattern: '^https?://[^\\s/]+(/[^\\s]*)?$',
+      maxLength: 2048,
+      description: 'Base URL of the administration API, e.g. http://james.mail.svc:8000.',
+    }),
+    credentials: Type.Optional(
+      Type.Object(
+        {
+          username: Type.Optional(Type.String({ maxLength: 256, description: 'Login name, for backends that use one.' })),
+          passwordSecretRef: Type.Optional(SecretKeySelector),
+          tokenSecretRef: Type.Optional(SecretKeySelector),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Where the credentials are. James 3.8 takes a JWT (tokenSecretRef), James 3.9 a password ' +
+            '(passwordSecretRef); no credentials for a server with authentication off.',
+        },
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          concurrency: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' }),
+          ),
+          requestsPerSecond: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 100000, default: 100, description: 'Request rate ceiling.' }),
+          ),
+          timeoutSeconds: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'Time limit of one request.' }),
+          ),
+          retries: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 10,
+              default: 3,
+              description: 'Retries of a request that failed with a network error or a 5xx answer.',
+            }),
+          ),
+          taskTimeoutSeconds: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 86400,
+              default: 600,
+              description: 'How long to wait for a backend task before cancelling it.',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    insecureSkipTLSVerify: Type.Optional(
+      Type.Boolean({ default: false, description: 'Accept any TLS certificate. For test servers only.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MailDomainSpec = Type.Object(
+  {
+    domain: DomainName('The mail domain, e.g. example.com.'),
+    backendRefs: BackendRefs('The MailBackends that serve this domain; its users and aliases inherit them.'),
+    aliasDomains: Type.Optional(
+      Type.Array(DomainName('A domain name.'), {
+        maxItems: 100,
+        ...listSet,
+        description: 'Other domains whose mail is delivered to the same local parts of this domain.',
+      }),
+    ),
+    defaultQuota: Type.Optional(QuotaSpecOf('Quota for users of this domain that set none of their own.')),
+    prune: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Boolean({
+            description:
+              'Delete users and aliases of this domain that exist on a backend but are not declared. Off by default.',
+          }),
+          maxUserDeletionPercent: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 100,
+              default: 25,
+              description:
+                'Refuse a run that would delete more than this share of the domain’s users on a backend ' +
+                '(override with --allow-mass-deletion).',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MailUserSpec = Type.Object(
+  {
+    address: MailAddress('The primary mail address and login of the user.'),
+    displayName: Type.Optional(Type.String({ maxLength: 256, description: 'Full name shown to others.' })),
+    passwordSecretRef: SecretKeySelector,
+    extraAddresses: Type.Optional(
+      AddressList('More addresses that deliver to this mailbox (per-user aliases).'),
+    ),
+    forwarding: Type.Optional(
+      Type.Object(
+        {
+          to: AddressList('Addresses that receive a copy of every message.', 1),
+          keepCopy: Type.Optional(
+            Type.Boolean({ default: false, description: 'Also keep the message in this mailbox.' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    disabled: Type.Optional(
+      Type.Boolean({ default: false, description: 'Keep the account but refuse logins and delivery.' }),
+    ),
+    quota: Type.Optional(QuotaSpec),
+    backendRefs: Type.Optional(
+      BackendRefs('Serve this user on only some of its domain’s backends (default: all of them).'),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AliasSpec = Type.Object(
+  {
+    address: MailAddress('The alias address.'),
+    members: AddressList('Where mail to the alias goes: one address or many.', 1),
+    backendRefs: Type.Optional(
+      BackendRefs('Serve this alias on only some of its domain’s backends (default: all of them).'),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const QuotaPolicySpec = Type.Object(
+  {
+    storage: Type.Optional(Storage),
+    messages: Type.Optional(Messages),
+    globalDefault: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Apply to every user whose own quota and whose domain’s default quota leave a limit unset. ' +
+          'At most one QuotaPolicy may be the global default.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+function kindSchema<K extends string, S extends TSchema>(kind: K, spec: S) {
+  return Type.Object(
+    {
+      apiVersion: Type.Literal(API_GROUP_VERSION),
+      kind: Type.Literal(kind),
+      metadata: ObjectMeta,
+      spec,
+      status: Type.Optional(CommonStatus),
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const MailBackend = kindSchema('MailBackend', MailBackendSpec);
+export const MailDomain = kindSchema('MailDomain', MailDomainSpec);
+export const MailUser = kindSchema('MailUser', MailUserSpec);
+export const Alias = kindSchema('Alias', AliasSpec);
+export const QuotaPolicy = kindSchema('QuotaPolicy', QuotaPolicySpec);
+
+export type MailBackend = Static<typeof MailBackend>;
+export type MailDomain = Static<typeof MailDomain>;
+export type MailUser = Static<typeof MailUser>;
+export type Alias = Static<typeof Alias>;
+export type QuotaPolicy = Static<typeof QuotaPolicy>;
+export type MailObject = MailBackend | MailDomain | MailUser | Alias | QuotaPolicy;
+export type KindName = MailObject['kind'];

@@ -1,0 +1,112 @@
+// The plan is data: an ordered list of changes per backend, each with before/after values and
+// field-level differences, sensitive values marked. Rendering (text, JSON, markdown) and applying
+// are done elsewhere from the same data.
+import type { ObjectRef } from '../model/config.ts';
+import type { DomainState, GroupState, NotApplicable, ResourceKind, UserState } from './state.ts';
+import type { DesiredDomain, DesiredGroup, DesiredUser } from './state.ts';
+import type { QuotaLimits } from '../model/config.ts';
+
+/**
+ * create `+`, update `~`, delete `-`, and replace `±`: an address change that creates the new
+ * object, moves the data across and deletes the old one (the old address is in `renameFrom`).
+ */
+export type Action = 'create' | 'update' | 'delete' | 'replace';
+
+export interface FieldChange {
+  field: string;
+  before?: unknown;
+  after?: unknown;
+  /** Set-valued fields: what is added and removed. */
+  added?: string[];
+  removed?: string[];
+  /** Never show the value (passwords). */
+  sensitive?: boolean;
+  /** Why the change is there when it is not obvious (e.g. no password was recorded). */
+  note?: string;
+}
+
+interface ChangeBase {
+  /** Unique within the backend's plan: `<resource>:<key>`. */
+  id: string;
+  action: Action;
+  key: string;
+  /** The manifest object the change serves; for prune deletes, the pruning MailDomain. */
+  owner: ObjectRef;
+  fields: FieldChange[];
+  /** Ids of changes that must succeed first (a user waits for its domain to be created). */
+  dependsOn: string[];
+  /** Why a delete happens, in words. */
+  reason?: string;
+}
+
+export interface DomainChange extends ChangeBase {
+  resource: 'domain';
+  before: DomainState | null;
+  after: DesiredDomain | null;
+}
+
+export interface UserChange extends ChangeBase {
+  resource: 'user';
+  before: UserState | null;
+  after: DesiredUser | null;
+  /** For `replace`: the address the data moves from. */
+  renameFrom?: string;
+}
+
+export interface GroupChange extends ChangeBase {
+  resource: 'group';
+  before: GroupState | null;
+  after: DesiredGroup | null;
+}
+
+export interface GlobalQuotaChange extends ChangeBase {
+  resource: 'globalQuota';
+  before: QuotaLimits;
+  after: QuotaLimits;
+}
+
+export type Change = DomainChange | UserChange | GroupChange | GlobalQuotaChange;
+
+export interface BackendPlan {
+  backendId: string;
+  backendName: string;
+  backendType: string;
+  url: string;
+  changes: Change[];
+  notApplicable: NotApplicable[];
+  /** Reasons the run must not go ahead (safety valve). */
+  refusals: string[];
+  /** The backend could not be observed; no changes are planned for it. */
+  error?: string;
+  /** HTTP requests spent observing. */
+  requests: number;
+}
+
+export interface Plan {
+  backends: BackendPlan[];
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  delete: number;
+}
+
+export function summarize(plan: Plan): PlanSummary {
+  const summary = { create: 0, update: 0, delete: 0 };
+  for (const backend of plan.backends) {
+    for (const change of backend.changes) {
+      // An address change is the same object, updated: counted once, as an update.
+      summary[change.action === 'replace' ? 'update' : change.action] += 1;
+    }
+  }
+  return summary;
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.backends.some((b) => b.changes.length > 0);
+}
+
+export function resourceLabel(resource: ResourceKind): string {
+  return resource === 'globalQuota' ? 'global quota' : resource === 'group' ? 'alias' : resource;
+}

@@ -1,0 +1,144 @@
+// Plans and apply results for a person at a terminal, in Terraform's manner: `+` create,
+// `~` update with old → new per field, `-` delete, `±` an address change with a data move,
+// secrets as (sensitive), one closing summary line.
+import { describeObject } from '../model/config.ts';
+import { summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
+import type { NotApplicable } from '../plan/state.ts';
+import { SENSITIVE_PLACEHOLDER } from '../model/sensitive.ts';
+import type { ApplyReport, ChangeResult } from '../engine/apply.ts';
+
+export interface TextStyle {
+  create(text: string): string;
+  update(text: string): string;
+  delete(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+export const PLAIN: TextStyle = { create: id, update: id, delete: id, dim: id, bold: id };
+
+function id(text: string): string {
+  return text;
+}
+
+export const SYMBOL: Record<Action, string> = { create: '+', update: '~', delete: '-', replace: '±' };
+
+export interface TextOptions {
+  style?: TextStyle;
+  verbose?: boolean;
+}
+
+export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
+  const style = options.style ?? PLAIN;
+  const lines: string[] = [];
+  for (const backend of plan.backends) {
+    if (backend.error || backend.changes.length === 0) continue;
+    lines.push(style.bold(`Backend "${backend.backendName}" (${backend.backendType}, ${backend.url}):`), '');
+    for (const change of backend.changes) lines.push(...renderChange(change, style), '');
+  }
+  const notApplicable = plan.backends.flatMap((b) => b.notApplicable.map((na) => ({ backend: b.backendName, type: b.backendType, na })));
+  if (notApplicable.length > 0) {
+    lines.push(style.bold('Not applicable (declared, but the backend cannot represent it; left out):'));
+    lines.push(...renderNotApplicable(notApplicable, options.verbose ?? false), '');
+  }
+  for (const backend of plan.backends) {
+    for (const refusal of backend.refusals) lines.push(style.delete(`Refused: ${refusal}`));
+  }
+  if (options.verbose) {
+    for (const backend of plan.backends) {
+      lines.push(style.dim(`Observed backend "${backend.backendName}" with ${backend.requests} HTTP request${backend.requests === 1 ? '' : 's'}.`));
+    }
+  }
+  const observed = plan.backends.filter((b) => !b.error);
+  const summary = summarize(plan);
+  if (summary.create + summary.update + summary.delete === 0) {
+    lines.push(observed.length > 0 ? 'No changes.' : 'No backend could be observed.');
+  } else {
+    lines.push(style.bold(`Plan: ${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete.`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderChange(change: Change, style: TextStyle): string[] {
+  const paint = change.action === 'create' ? style.create : change.action === 'delete' ? style.delete : style.update;
+  const head = `  ${paint(SYMBOL[change.action])} ${resourceLabel(change.resource)} ${style.bold(change.key)}`;
+  const tail =
+    change.action === 'replace' && change.resource === 'user'
+      ? ` (was ${change.renameFrom}; the backend moves the mailbox, then the old address is deleted)`
+      : change.reason
+        ? ` (${change.reason})`
+        : '';
+  const owner = change.action === 'delete' ? '' : style.dim(`  # ${describeObject(change.owner)}, ${change.owner.source.file}:${change.owner.source.line}`);
+  const lines = [`${head}${tail}${owner}`];
+  const width = Math.max(0, ...change.fields.map((f) => f.field.length)) + 1;
+  for (const field of change.fields) lines.push(`      ${`${field.field}:`.padEnd(width + 1)} ${renderField(field, change.action, style)}`);
+  return lines;
+}
+
+function renderField(field: FieldChange, action: Action, style: TextStyle): string {
+  if (field.sensitive) return `${SENSITIVE_PLACEHOLDER}${field.note ? style.dim(`  (${field.note})`) : ''}`;
+  if (field.added || field.removed) {
+    const parts = [...(field.added ?? []).map((a) => style.create(`+ ${a}`)), ...(field.removed ?? []).map((r) => style.delete(`- ${r}`))];
+    return parts.join('  ');
+  }
+  if (action === 'create') return show(field.after);
+  return `${show(field.before)} → ${show(field.after)}`;
+}
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return '(unset)';
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}
+
+function renderNotApplicable(entries: Array<{ backend: string; type: string; na: NotApplicable }>, verbose: boolean): string[] {
+  const groups = new Map<string, string[]>();
+  for (const { backend, type, na } of entries) {
+    const key = `${backend}\u0000${type}\u0000${resourceLabel(na.resource)}\u0000${na.field}`;
+    groups.set(key, [...(groups.get(key) ?? []), na.key]);
+  }
+  const lines: string[] = [];
+  for (const [key, keys] of groups) {
+    const [backend, type, resource, field] = key.split('\u0000');
+    const shown = verbose ? keys : keys.slice(0, 5);
+    const more = keys.length > shown.length ? ` and ${keys.length - shown.length} more (-v lists them)` : '';
+    lines.push(`  ! ${field} of ${keys.length} ${resource}${keys.length === 1 ? '' : 's'} on "${backend}" (${type} cannot represent it): ${shown.join(', ')}${more}`);
+  }
+  return lines;
+}
+
+// ------------------------------------------------------------------ apply
+
+export function renderResultLine(result: ChangeResult, style: TextStyle = PLAIN): string {
+  const { change } = result;
+  const what = `${SYMBOL[change.action]} ${resourceLabel(change.resource)} ${change.key}`;
+  const where = style.dim(`[${result.backendName}]`);
+  switch (result.outcome) {
+    case 'applied':
+      return `${style.create('✓')} ${what} ${where} ${style.dim(`${result.durationMs} ms`)}`;
+    case 'failed':
+      return `${style.delete('✗')} ${what} ${where}: ${result.error}`;
+    case 'skipped':
+      return `${style.update('○')} ${what} ${where}: ${result.error}`;
+  }
+}
+
+export interface ApplyCounts {
+  applied: number;
+  failed: number;
+  skipped: number;
+}
+
+export function countResults(report: ApplyReport): ApplyCounts {
+  const counts = { applied: 0, failed: 0, skipped: 0 };
+  for (const result of report.results) counts[result.outcome] += 1;
+  return counts;
+}
+
+export function renderApplySummary(report: ApplyReport, backendErrors: string[], style: TextStyle = PLAIN): string {
+  const counts = countResults(report);
+  const parts = [`${counts.applied} applied`, `${counts.failed} failed`, `${counts.skipped} skipped`];
+  const problems = counts.failed + counts.skipped + backendErrors.length;
+  const line = `Apply ${problems === 0 ? 'complete' : 'incomplete'}: ${parts.join(', ')}${backendErrors.length ? `; ${backendErrors.length} backend${backendErrors.length === 1 ? '' : 's'} unreachable` : ''}.`;
+  return `${problems === 0 ? style.bold(line) : style.delete(line)}\n`;
+}

@@ -1,0 +1,39 @@
+// Passwords are write-only on every backend, so the only way to know whether the declared one is
+// in force is to remember what was set. mailops remembers a keyed fingerprint, never the password:
+// HMAC-SHA256 over the address and the password, with a key that lives apart from the records.
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export type Fingerprinter = (address: string, secret: string) => string;
+
+export function fingerprinter(key: Buffer): Fingerprinter {
+  return (address, secret) =>
+    `hmac-sha256:${createHmac('sha256', key).update(address).update('\0').update(secret).digest('base64url')}`;
+}
+
+/**
+ * The fingerprint key: MAILOPS_FINGERPRINT_KEY when set (a Secret in a cluster, a CI variable),
+ * otherwise a random key created once next to the records, readable by its owner only.
+ */
+export async function loadFingerprintKey(stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
+  const fromEnv = env.MAILOPS_FINGERPRINT_KEY;
+  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
+  const file = path.join(stateDir, 'fingerprint.key');
+  try {
+    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(32);
+  // 'wx': if another process created it meanwhile, use theirs.
+  try {
+    await writeFile(file, `${key.toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+    await chmod(file, 0o600);
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+  }
+}
