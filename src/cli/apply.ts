@@ -50,6 +50,7 @@ async function runApply(session: Session, json: boolean, verbose: boolean): Prom
   }
   const backendErrors = plan.backends.flatMap((b) => (b.error ? [b.error] : []));
   if (!hasChanges(plan)) {
+    await session.apply(plan); // keeps what the backends confirmed while planning
     if (json) process.stdout.write(`${JSON.stringify(toApplyDocument(plan, { results: [], requests: new Map() }), null, 2)}\n`);
     return backendErrors.length > 0 ? EXIT_ERROR : EXIT_OK;
   }

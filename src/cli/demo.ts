@@ -32,7 +32,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   const verbose = options.verbose ?? false;
   const style = styleFor(process.stdout);
   const out = (text = '') => process.stdout.write(`${text}\n`);
-  const inputs = options.filename?.length ? options.filename : [EXAMPLES_DIR];
+  const inputs = options.filename?.length ? options.filename : [path.relative(process.cwd(), EXAMPLES_DIR) || '.'];
   const emulator = await startBackendEmulator('james', { listen: '127.0.0.1:0' });
   try {
     const config = await loadConfigFromPaths(inputs);
@@ -46,7 +46,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
     });
     try {
       out(style.bold(`mailops demo — a James WebAdmin emulator is listening on ${emulator.url}`));
-      out(`Configuration: ${inputs.map((p) => path.relative(process.cwd(), p) || '.').join(', ')} (passwords invented for the demo)`);
+      out(`Configuration: ${inputs.join(', ')} (passwords invented for the demo)`);
       out();
       out(style.bold('1. mailops plan: what the configuration asks of an empty server'));
       out();
@@ -73,9 +73,9 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
       const observeRequests = second.backends.reduce((n, b) => n + b.requests, 0);
       out();
       out(style.bold('What happened'));
-      out(`- The first plan observed the emulator with ${first.backends.reduce((n, b) => n + b.requests, 0)} requests (list calls: domains, users, mappings, quotas) and planned ${planned.create} creations, ${planned.update} updates and ${planned.delete} deletions.`);
+      out(`- The first plan observed the emulator with ${first.backends.reduce((n, b) => n + b.requests, 0)} requests (list calls: domains, users, mappings, quotas) and planned ${plural(planned.create, 'creation')}, ${plural(planned.update, 'update')} and ${plural(planned.delete, 'deletion')}.`);
       out(`- apply made ${counts.applied} changes (${counts.failed} failed, ${counts.skipped} skipped) with ${applyRequests} requests; passwords were sent once and only their keyed fingerprints were kept.`);
-      out(`- The second plan observed the same server with ${observeRequests} requests and found ${summarize(second).create + summarize(second).update + summarize(second).delete} changes.`);
+      out(`- The second plan observed the same server with ${observeRequests} requests and found ${plural(summarize(second).create + summarize(second).update + summarize(second).delete, 'change')} to make.`);
       out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, then npx mailops plan -f examples/ (see README.md).`);
       return counts.failed + counts.skipped === 0 && !summaryHasChanges(second) ? EXIT_OK : EXIT_ERROR;
     } finally {
@@ -91,4 +91,8 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
 function summaryHasChanges(plan: Parameters<typeof summarize>[0]): boolean {
   const s = summarize(plan);
   return s.create + s.update + s.delete > 0;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

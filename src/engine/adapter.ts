@@ -5,6 +5,7 @@
 import type { Capabilities } from '../plan/capabilities.ts';
 import type { Change } from '../plan/plan.ts';
 import type { BackendState } from '../plan/state.ts';
+import type { Sensitive } from '../model/sensitive.ts';
 
 export interface ObserveScope {
   /** The declared domains served by this backend; adapters read per-domain data only for these. */
@@ -50,6 +51,11 @@ export interface BackendAdapter {
   pollTask(task: TaskRef, waitMs: number): Promise<TaskStatus>;
   /** Asks the backend to cancel a task; the engine keeps polling until it is final. */
   cancelTask(task: TaskRef): Promise<void>;
+  /**
+   * Whether `password` is the user's current password, where the backend can tell. Used only for
+   * users mailops has no record of, so that a fresh checkout (CI) does not plan needless resets.
+   */
+  verifyPassword?(address: string, password: Sensitive): Promise<boolean>;
   /** HTTP requests sent so far (every attempt counts). */
   readonly requestCount: number;
   close(): Promise<void>;

@@ -3,7 +3,8 @@
 // same session; only how they present the results differs.
 import { createAdapter, type BackendCredentials } from '../backends/registry.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import type { BackendDecl, Config } from '../model/config.ts';
+import { objectKey, type BackendDecl, type Config } from '../model/config.ts';
+import type { AppliedRecord } from '../plan/state.ts';
 import { buildPlan, type Observation, type Plan } from '../plan/index.ts';
 import type { SecretResolver } from '../secrets/file-secrets.ts';
 import { fingerprinter } from '../state/fingerprint.ts';
@@ -30,7 +31,7 @@ export class Session {
   readonly #options: SessionOptions;
   readonly #secrets: ResolvedSecrets;
   readonly #connections: Map<string, BackendAdapter | Error>;
-  #lastObservations = new Map<string, Observation>();
+  readonly #verified = new Map<string, Map<string, AppliedRecord>>();
 
   private constructor(options: SessionOptions, secrets: ResolvedSecrets, connections: Map<string, BackendAdapter | Error>) {
     this.config = options.config;
@@ -60,23 +61,66 @@ export class Session {
 
   /** Observes every backend (in bulk, concurrently) and plans the changes. */
   async plan(): Promise<Plan> {
-    this.#lastObservations = await observeBackends(this.config, this.#connections);
-    const backends = new Map(this.config.backends.map((b) => [b.id, b]));
+    const observations = await observeBackends(this.config, this.#connections);
+    await Promise.all(this.config.backends.map((backend) => this.#verifyUnrecordedPasswords(backend, observations.get(backend.id))));
     return buildPlan({
       config: this.config,
-      observations: this.#lastObservations,
-      records: (id) => {
-        const backend = backends.get(id)!;
-        return this.#options.records.recordsFor(backendKey(backend.id, backend.url));
-      },
+      observations,
+      records: (id) => this.#recordsFor(id),
       passwords: this.#secrets.passwords,
       allowMassDeletion: this.#options.allowMassDeletion ?? false,
     });
   }
 
+  #recordsFor(backendId: string): ReadonlyMap<string, AppliedRecord> {
+    const backend = this.#backend(backendId);
+    const stored = this.#options.records.recordsFor(backendKey(backend.id, backend.url));
+    const verified = this.#verified.get(backendId);
+    return verified ? new Map([...stored, ...verified]) : stored;
+  }
+
+  /**
+   * Users that exist on the backend but that mailops has no record of (a fresh checkout, a CI
+   * runner): where the backend can check a password, ask it instead of planning a reset. Once
+   * recorded, a user costs no request here again, so steady-state plans stay at list calls only.
+   */
+  async #verifyUnrecordedPasswords(backend: BackendDecl, observation: Observation | undefined): Promise<void> {
+    const adapter = this.#connections.get(backend.id);
+    if (!observation?.state || !adapter || adapter instanceof Error || !adapter.verifyPassword) return;
+    const stored = this.#options.records.recordsFor(backendKey(backend.id, backend.url));
+    const verified = new Map<string, AppliedRecord>();
+    const before = adapter.requestCount;
+    await Promise.all(
+      this.config.users
+        .filter((user) => user.backendIds.includes(backend.id) && observation.state!.users.has(user.address))
+        .filter((user) => stored.get(objectKey(user.ref))?.address !== user.address)
+        .map(async (user) => {
+          const password = this.#secrets.passwords.get(objectKey(user.ref))!;
+          try {
+            if (await adapter.verifyPassword!(user.address, password.secret)) {
+              verified.set(objectKey(user.ref), { address: user.address, passwordFingerprint: password.fingerprint });
+            }
+          } catch {
+            // Not knowing is fine: the plan then sets the password once.
+          }
+        }),
+    );
+    observation.requests += adapter.requestCount - before;
+    this.#verified.set(backend.id, verified);
+  }
+
+  #backend(id: string): BackendDecl {
+    return this.config.backends.find((b) => b.id === id)!;
+  }
+
   async apply(plan: Plan, options: Omit<ApplyOptions, 'backends' | 'records'> = {}): Promise<ApplyReport> {
     if (plan.backends.some((b) => b.refusals.length > 0)) {
       throw new Error('the plan was refused by a safety valve; nothing was applied');
+    }
+    // What the backends confirmed during planning is knowledge worth keeping.
+    for (const [backendId, verified] of this.#verified) {
+      const backend = this.#backend(backendId);
+      for (const [key, record] of verified) this.#options.records.set(backendKey(backend.id, backend.url), key, record);
     }
     return applyPlan(plan, this.#connections, {
       ...options,

@@ -66,6 +66,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       errors.push({
         position: at(['metadata', 'name']),
         object: describeObject(ref),
+        field: 'metadata.name',
         message: `is declared twice; the first is at ${formatPosition(earlier.ref.source)}`,
       });
       continue;

@@ -61,7 +61,8 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
 
 function renderChange(change: Change, style: TextStyle): string[] {
   const paint = change.action === 'create' ? style.create : change.action === 'delete' ? style.delete : style.update;
-  const head = `  ${paint(SYMBOL[change.action])} ${resourceLabel(change.resource)} ${style.bold(change.key)}`;
+  const label = change.resource === 'globalQuota' ? resourceLabel(change.resource) : `${resourceLabel(change.resource)} ${style.bold(change.key)}`;
+  const head = `  ${paint(SYMBOL[change.action])} ${label}`;
   const tail =
     change.action === 'replace' && change.resource === 'user'
       ? ` (was ${change.renameFrom}; the backend moves the mailbox, then the old address is deleted)`
@@ -111,7 +112,7 @@ function renderNotApplicable(entries: Array<{ backend: string; type: string; na:
 
 export function renderResultLine(result: ChangeResult, style: TextStyle = PLAIN): string {
   const { change } = result;
-  const what = `${SYMBOL[change.action]} ${resourceLabel(change.resource)} ${change.key}`;
+  const what = `${SYMBOL[change.action]} ${resourceLabel(change.resource)}${change.resource === 'globalQuota' ? '' : ` ${change.key}`}`;
   const where = style.dim(`[${result.backendName}]`);
   switch (result.outcome) {
     case 'applied':

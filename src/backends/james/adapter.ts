@@ -11,6 +11,7 @@
 import type { BackendAdapter, ApplyContext, ObserveScope, TaskRef, TaskStatus } from '../../engine/adapter.ts';
 import { BackendError } from '../../engine/adapter.ts';
 import type { QuotaLimits } from '../../model/config.ts';
+import type { Sensitive } from '../../model/sensitive.ts';
 import { UNLIMITED } from '../../model/quantity.ts';
 import type { Capabilities } from '../../plan/capabilities.ts';
 import type { Change, DomainChange, GlobalQuotaChange, GroupChange, UserChange } from '../../plan/plan.ts';
@@ -273,6 +274,10 @@ export class JamesAdapter implements BackendAdapter {
 
   async #applyGlobalQuota(change: GlobalQuotaChange): Promise<void> {
     await this.client.setGlobalQuota(toJamesQuota(change.after));
+  }
+
+  verifyPassword(address: string, password: Sensitive): Promise<boolean> {
+    return this.client.verifyPassword(address, password.reveal());
   }
 
   // ------------------------------------------------------------------ tasks

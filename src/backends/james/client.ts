@@ -68,6 +68,17 @@ export class JamesClient {
   async setPassword(user: string, password: string): Promise<void> {
     await this.#ok({ method: 'PUT', path: `/users/${segment(user)}`, query: { force: true }, json: { password } });
   }
+  /** Whether this is the user's password (204 yes, 401 with an empty body no). */
+  async verifyPassword(user: string, password: string): Promise<boolean> {
+    const request: HttpRequest = { method: 'POST', path: `/users/${segment(user)}/verify`, json: { password }, idempotent: true };
+    const response = await this.#send(request);
+    if (response.status === 204) return true;
+    // A refused admin credential also answers 401, but with a text body ("Invalid Bearer header.").
+    if (response.status === 401 && response.text.trim() === '') return false;
+    if (response.status === 404) return false;
+    this.#check(response, request);
+    return false;
+  }
   async deleteUser(user: string): Promise<void> {
     await this.#ok({ method: 'DELETE', path: `/users/${segment(user)}` }, { notFoundIsOk: true });
   }
