@@ -93,7 +93,8 @@ export class Session {
     await Promise.all(
       this.config.users
         .filter((user) => user.backendIds.includes(backend.id) && observation.state!.users.has(user.address))
-        .filter((user) => stored.get(objectKey(user.ref))?.address !== user.address)
+        // A record with another address means an address change in progress: that one is kept.
+        .filter((user) => !stored.has(objectKey(user.ref)))
         .map(async (user) => {
           const password = this.#secrets.passwords.get(objectKey(user.ref))!;
           try {

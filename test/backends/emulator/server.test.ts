@@ -1,0 +1,213 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseDuration } from '../../../src/backends/emulator/duration.ts';
+import { createFaultPlan, seededRandom } from '../../../src/backends/emulator/faults.ts';
+import { createRouter, decodePath } from '../../../src/backends/emulator/router.ts';
+import {
+  parseListen,
+  startEmulator,
+  type EmulatorBackend,
+  type EmulatorOptions,
+  type EmulatorRequest,
+  type RunningEmulator,
+} from '../../../src/backends/emulator/server.ts';
+
+/** A backend that counts what reaches it: `/wait` holds until the request is aborted, anything else echoes. */
+function countingBackend(): EmulatorBackend & { handled: number } {
+  const backend = {
+    name: 'fake',
+    handled: 0,
+    async handle(req: EmulatorRequest) {
+      backend.handled += 1;
+      if (req.rawPath === '/wait') {
+        await once(req.signal, 'abort');
+        return { status: 200 };
+      }
+      return { status: 200, headers: { 'content-type': 'text/plain' }, body: `${req.method} ${req.rawPath} ${req.body.toString()}` };
+    },
+    serverError: (message: string) => ({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ oops: message }) }),
+  };
+  return backend;
+}
+
+const running: RunningEmulator[] = [];
+async function start(options: EmulatorOptions = {}, backend = countingBackend()) {
+  const emulator = await startEmulator(backend, options);
+  running.push(emulator);
+  return { emulator, backend };
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((emulator) => emulator.close()));
+});
+
+describe('emulator framework', () => {
+  it('listens on a free loopback port and hands requests to the backend', async () => {
+    const { emulator, backend } = await start();
+    expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(emulator.backend).toBe('fake');
+    const response = await fetch(`${emulator.url}/hello?x=1`, { method: 'PUT', body: 'data' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('PUT /hello data');
+    expect(backend.handled).toBe(1);
+    expect(emulator.requestLog).toEqual([{ method: 'PUT', path: '/hello', query: 'x=1', status: 200, fault: null }]);
+    expect(emulator.stats).toEqual({ requests: 1, faultsInjected: 0 });
+  });
+
+  it('refuses to listen on a non-loopback address unless told to', async () => {
+    await expect(startEmulator(countingBackend(), { listen: '0.0.0.0:0' })).rejects.toThrow(/not a loopback address/);
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListen('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseListen('9000')).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(() => parseListen('localhost')).toThrow(/invalid listen address/);
+  });
+
+  it('adds the configured latency before every response', async () => {
+    const { emulator } = await start({ latencyMs: 120 });
+    const started = performance.now();
+    await (await fetch(`${emulator.url}/a`)).text();
+    await (await fetch(`${emulator.url}/b`)).text();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * 120 - 5);
+  });
+
+  it('fails about the configured share of requests, the same ones again for the same seed', async () => {
+    const faultsOf = async (seed: number) => {
+      const { emulator } = await start({ failureRate: 0.25, seed });
+      for (let i = 0; i < 200; i += 1) await (await fetch(`${emulator.url}/n${i}`)).text();
+      return emulator.requestLog.map((entry) => entry.fault);
+    };
+    const first = await faultsOf(7);
+    const share = first.filter((fault) => fault !== null).length / first.length;
+    expect(share).toBeGreaterThan(0.17);
+    expect(share).toBeLessThan(0.33);
+    expect(await faultsOf(7)).toEqual(first);
+    expect(await faultsOf(8)).not.toEqual(first);
+  });
+
+  it("answers a status fault with the backend's own 5xx and never runs the handler", async () => {
+    const { emulator, backend } = await start({ failureRate: 1, failureMode: 'status' });
+    const response = await fetch(`${emulator.url}/change`, { method: 'PUT', body: 'x' });
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ oops: 'fault injected by the emulator' });
+    expect(backend.handled).toBe(0);
+    expect(emulator.stats).toEqual({ requests: 1, faultsInjected: 1 });
+    expect(emulator.requestLog[0]).toMatchObject({ status: 500, fault: 'status' });
+  });
+
+  it('drops the connection for a reset fault, so the client sees a socket error', async () => {
+    const { emulator, backend } = await start({ failureRate: 1, failureMode: 'reset' });
+    const error: unknown = await request(`${emulator.url}/change`, { method: 'PUT', body: 'x' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as { code?: string }).code).toMatch(/^(ECONNRESET|UND_ERR_SOCKET)$/);
+    expect(backend.handled).toBe(0);
+    expect(emulator.requestLog[0]).toMatchObject({ method: 'PUT', path: '/change', status: 0, fault: 'reset' });
+  });
+
+  it('mixes both kinds of faults in mixed mode', () => {
+    const next = createFaultPlan({ failureRate: 1, failureMode: 'mixed', seed: 1 });
+    const faults = new Set(Array.from({ length: 50 }, next));
+    expect(faults).toEqual(new Set(['status', 'reset']));
+    expect(() => createFaultPlan({ failureRate: 2 })).toThrow(/between 0 and 1/);
+    const random = seededRandom(3);
+    const again = seededRandom(3);
+    expect([random(), random()]).toEqual([again(), again()]);
+  });
+
+  it('closes promptly with an idle keep-alive connection and a pending long poll', async () => {
+    const { emulator } = await start();
+    const agent = new Agent({ keepAliveTimeout: 60_000 });
+    try {
+      const first = await request(`${emulator.url}/warm`, { dispatcher: agent });
+      await first.body.text();
+      const longPoll = request(`${emulator.url}/wait`, { dispatcher: agent }).then(
+        async (response) => response.body.text(),
+        (error: unknown) => error,
+      );
+      await expect.poll(() => emulator.stats.requests).toBe(2);
+      const started = performance.now();
+      await emulator.close();
+      expect(performance.now() - started).toBeLessThan(1_000);
+      await longPoll;
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('prints one ready line for the CLI and exits 0 on SIGINT', async () => {
+    const serverModule = fileURLToPath(new URL('../../../src/backends/emulator/server.ts', import.meta.url));
+    const script = `
+      const { startEmulator, runUntilSignal } = await import(${JSON.stringify(serverModule)});
+      const emulator = await startEmulator({
+        name: 'fake',
+        handle: () => ({ status: 200, body: 'up' }),
+        serverError: () => ({ status: 500 }),
+      });
+      await runUntilSignal(emulator);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    const reader = createInterface({ input: child.stdout });
+    reader.on('line', (line) => lines.push(line));
+    const [readyLine] = (await once(reader, 'line')) as [string];
+    expect(readyLine).toMatch(/^fake http:\/\/127\.0\.0\.1:\d+$/);
+    const url = readyLine.split(' ')[1] ?? '';
+    expect(await (await fetch(url, { headers: { connection: 'keep-alive' } })).text()).toBe('up');
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(lines).toEqual([readyLine]);
+  });
+});
+
+describe('durations', () => {
+  it('reads milliseconds, seconds and the other James units', () => {
+    expect(parseDuration('20ms')).toBe(20);
+    expect(parseDuration('1s')).toBe(1_000);
+    expect(parseDuration(' 30 seconds ')).toBe(30_000);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('250')).toBe(250);
+    expect(parseDuration('5', 's')).toBe(5_000);
+  });
+
+  it('refuses what it cannot read, saying why', () => {
+    expect(() => parseDuration('fast')).toThrow(/expected a whole number/);
+    expect(() => parseDuration('-5s')).toThrow(/expected a whole number/);
+    expect(() => parseDuration('5 lightyears')).toThrow(/unknown unit "lightyears"/);
+  });
+});
+
+describe('route table', () => {
+  const route = createRouter([
+    { method: 'GET', path: '/quota/users', handler: 'search' },
+    { method: 'GET', path: '/quota/:field(count|size)', handler: 'field' },
+    { method: 'PUT', path: '/users/:user', handler: 'put user' },
+  ]);
+
+  it('matches literals before parameters and honours constrained parameters', () => {
+    expect(route('GET', ['quota', 'users'])).toMatchObject({ kind: 'found', handler: 'search' });
+    const field = route('GET', ['quota', 'size']);
+    expect(field).toMatchObject({ kind: 'found', handler: 'field' });
+    expect(field.kind === 'found' && field.params.get('field')).toBe('size');
+    expect(route('GET', ['quota', 'domains'])).toEqual({ kind: 'not-found' });
+  });
+
+  it('tells a wrong method from an unknown path', () => {
+    expect(route('DELETE', ['users', 'bob@example.org'])).toEqual({ kind: 'method-not-allowed', allowed: ['PUT'] });
+    expect(route('PUT', ['users', ''])).toEqual({ kind: 'not-found' });
+  });
+
+  it('decodes segments, keeps an encoded slash inside its segment and flags bad encoding', () => {
+    expect(decodePath('/domains/a%2Fb.org')).toEqual(['domains', 'a/b.org']);
+    expect(decodePath('/users/bob%40example.org')).toEqual(['users', 'bob@example.org']);
+    expect(decodePath('/domains/%zz')).toBeUndefined();
+  });
+});

@@ -1,0 +1,9 @@
+// Typing for values handed from test/support/global-setup.ts to tests via vitest's provide/inject.
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The one real Apache James of this run (WebAdmin URL + admin JWT), or null with MAILOPS_SKIP_REAL_JAMES=1. */
+    realJames: { url: string; token: string } | null;
+  }
+}
