@@ -10,7 +10,7 @@ export async function validateCommand(options: CommonOptions): Promise<number> {
       [config.users.length, 'MailUser'],
       [config.aliases.length, 'Alias'],
     ] as const;
-    const parts = counts.map(([n, kind]) => `${n} ${kind}${n === 1 ? '' : 's'}`);
+    const parts = counts.map(([n, kind]) => `${n} ${kind}${n === 1 ? '' : kind.endsWith('s') ? 'es' : 's'}`);
     const skipped = config.skippedDocuments ? `; ${config.skippedDocuments} document${config.skippedDocuments === 1 ? '' : 's'} of other API groups skipped` : '';
     process.stdout.write(`Configuration is valid: ${parts.join(', ')}${skipped}.\n`);
     return EXIT_OK;

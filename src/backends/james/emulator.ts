@@ -344,7 +344,8 @@ function mappingAsString(mapping: JamesMapping): string {
 
 /** James sorts a source's mappings by type order, then by their prefixed string. */
 function compareMappings(a: JamesMapping, b: JamesMapping): number {
-  return MAPPING_ORDER[a.type] - MAPPING_ORDER[b.type] || (mappingAsString(a) < mappingAsString(b) ? -1 : mappingAsString(a) > mappingAsString(b) ? 1 : 0);
+  const [left, right] = [mappingAsString(a), mappingAsString(b)];
+  return MAPPING_ORDER[a.type] - MAPPING_ORDER[b.type] || (left < right ? -1 : left > right ? 1 : 0);
 }
 
 function storedMappings(store: Store, source: string): JamesMapping[] {
@@ -410,7 +411,8 @@ function resolvedAddresses(store: Store, address: string, hopsLeft = 10): string
 /** assertNoLoop: would `source → value` make mail for `source` come back to it? */
 function assertNoLoop(store: Store, source: string, type: MappingType, value: string): void {
   if (resolvedAddresses(store, value).some((address) => sourceOf(address) === source)) {
-    halt(409, 'WrongState', `Creation of redirection of ${source} to ${MAPPING_PREFIX[type]}${value} would lead to a loop, operation not performed`);
+    const redirection = `${source} to ${MAPPING_PREFIX[type]}${value}`;
+    halt(409, 'WrongState', `Creation of redirection of ${redirection} would lead to a loop, operation not performed`);
   }
 }
 
@@ -1045,7 +1047,11 @@ function quotaEndpoints(store: Store) {
       domain: orNull(domain),
       user: orNull(user),
       computed,
-      occupation: { size: used.size, count: used.count, ratio: { size: sizeRatio, count: countRatio, max: Math.max(sizeRatio, countRatio) } },
+      occupation: {
+        size: used.size,
+        count: used.count,
+        ratio: { size: sizeRatio, count: countRatio, max: Math.max(sizeRatio, countRatio) },
+      },
     };
   };
 
@@ -1399,8 +1405,9 @@ function jamesRoutes(store: Store, tasks: TaskManager): Route<Handler>[] {
 }
 
 function stateView(store: Store): JamesStateView {
-  const limits = (map: Map<string, QuotaLimits>) =>
-    Object.fromEntries([...map].filter(([, value]) => value.count !== null || value.size !== null).map(([key, value]) => [key, { ...value }]));
+  const limits = (map: Map<string, QuotaLimits>) => Object.fromEntries([...map]
+    .filter(([, value]) => value.count !== null || value.size !== null)
+    .map(([key, value]) => [key, { ...value }]));
   return {
     defaultDomain: store.defaultDomain,
     domains: [...store.domains],

@@ -342,7 +342,7 @@ describe('James emulator: rename task', () => {
   });
 
   it('keeps a cancelled waiting task in canceledRequested until the worker reaches it', async () => {
-    const { call } = await james({ taskDurationMs: 300 });
+    const { call } = await james({ taskDurationMs: 1_000 });
     await withUsers(call, 'a@example.org', 'b@example.org', 'c@example.org', 'd@example.org');
     const first = await renameTask(call, 'a@example.org', 'b@example.org');
     const second = await renameTask(call, 'c@example.org', 'd@example.org');

@@ -1,0 +1,209 @@
+// The command line end to end, against the James emulator: what a user types and what they see.
+import { spawn } from 'node:child_process';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Ajv } from 'ajv';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
+import { ApplyDocument, PlanDocument } from '../../src/render/json.ts';
+import { backend, docs, domain, user } from '../support/manifests.ts';
+import { ROOT, mailops, tempDir } from '../support/cli.ts';
+
+const PASSWORDS = { alice: 'Alice-S3cret!', bob: 'Bob-S3cret!', carol: 'Carol-S3cret!' };
+const secretEnv = Object.fromEntries(Object.entries(PASSWORDS).map(([name, pw]) => [`MAILOPS_SECRET_${name.toUpperCase()}_PASSWORD`, pw]));
+
+let emulator: JamesEmulator;
+let env: Record<string, string>;
+let stateDir: string;
+
+beforeEach(async () => {
+  emulator = await startJamesEmulator({});
+  stateDir = await tempDir('mailops-state-');
+  env = { MAILOPS_STATE_DIR: stateDir, ...secretEnv };
+});
+afterEach(async () => {
+  await emulator.close();
+});
+
+const examples = () => ['-f', 'examples/', '--backend-url', `james=${emulator.url}`];
+
+describe('validate', () => {
+  it('accepts the examples', async () => {
+    const result = await mailops(['validate', '-f', 'examples/']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toBe('Configuration is valid: 1 MailBackend, 1 MailDomain, 3 MailUsers, 2 Aliases.\n');
+  });
+
+  it('rejects bad input with file, line, column and field, and exit code 1', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'bad.yaml'), docs(backend(), domain('example.com'), user('not-an-address', '', 'x')));
+    const result = await mailops(['validate', '-f', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${dir}/bad.yaml:21:12: MailUser "x" spec.address: "not-an-address" is not a valid mail address`);
+    expect(result.stdout).toBe('');
+  });
+});
+
+describe('plan and apply', () => {
+  it('plans (exit 2), applies (exit 0), and plans again with no changes (exit 0)', async () => {
+    const first = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env });
+    expect(first.code).toBe(2);
+    expect(first.stdout).toContain('Plan: 6 to create, 1 to update, 0 to delete.');
+
+    const apply = await mailops(['apply', ...examples()], { env });
+    expect(apply.code).toBe(0);
+    expect(apply.stdout).toMatch(/✓ \+ user alice@example\.com \[james\]/);
+    expect(apply.stdout).toContain('Apply complete: 7 applied, 0 failed, 0 skipped.');
+
+    const second = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env });
+    expect(second).toMatchObject({ code: 0, stderr: '' });
+    expect(second.stdout.trimEnd().split('\n').at(-1)).toBe('No changes.');
+  });
+
+  it('writes JSON that follows the published schemas, and markdown for pull requests', async () => {
+    const plan = await mailops(['plan', ...examples(), '-o', 'json'], { env });
+    const ajv = new Ajv({ strict: false });
+    const document = JSON.parse(plan.stdout);
+    expect(ajv.validate(PlanDocument, document), JSON.stringify(ajv.errors)).toBe(true);
+    expect(document.summary).toEqual({ create: 6, update: 1, delete: 0 });
+    expect(document.backends[0].requests).toBe(4);
+
+    const apply = await mailops(['apply', ...examples(), '-o', 'json'], { env });
+    const applied = JSON.parse(apply.stdout);
+    expect(ajv.validate(ApplyDocument, applied), JSON.stringify(ajv.errors)).toBe(true);
+    expect(applied.summary).toEqual({ applied: 7, failed: 0, skipped: 0 });
+
+    const markdown = await mailops(['plan', ...examples(), '-o', 'markdown'], { env });
+    expect(markdown.stdout).toMatch(/^### mailops plan\n\n\*\*No changes\.\*\*/);
+  });
+
+  it('shows a changed secret as one password update', async () => {
+    await mailops(['apply', ...examples()], { env });
+    const changed = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env: { ...env, MAILOPS_SECRET_BOB_PASSWORD: 'another' } });
+    expect(changed.code).toBe(2);
+    expect(changed.stdout).toMatch(/ {2}~ user bob@example\.com[^\n]*\n {6}password: +\(sensitive\)\n\n/);
+    expect(changed.stdout).toContain('Plan: 0 to create, 1 to update, 0 to delete.');
+  });
+
+  it('reads secrets from a secrets directory laid out like a mounted Secret', async () => {
+    const secrets = await tempDir();
+    for (const [name, pw] of Object.entries(PASSWORDS)) {
+      await mkdir(path.join(secrets, name));
+      await writeFile(path.join(secrets, name, 'password'), `${pw}\n`);
+    }
+    const result = await mailops(['apply', ...examples(), '--secrets-dir', secrets], { env: { MAILOPS_STATE_DIR: stateDir } });
+    expect(result.code).toBe(0);
+    const verify = await fetch(`${emulator.url}/users/alice@example.com/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORDS.alice }) });
+    expect(verify.status).toBe(204);
+  });
+});
+
+describe('nothing is applied when anything is wrong with the input', () => {
+  it('one bad file among good ones: exit 1 and not a single request to the backend', async () => {
+    const dir = await tempDir();
+    await cp(path.join(ROOT, 'examples'), dir, { recursive: true });
+    await writeFile(path.join(dir, 'zz-broken.yaml'), user('dan@example.com', '  quota: {storage: lots}', 'dan'));
+    const result = await mailops(['apply', '-f', dir, '--backend-url', `james=${emulator.url}`], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${dir}/zz-broken.yaml:7:20: MailUser "dan" spec.quota.storage: "lots" is not a storage size`);
+    expect(result.stderr).toContain('nothing was applied');
+    expect(emulator.requestLog).toEqual([]);
+  });
+
+  it('a missing secret names where it is referenced and how to provide it', async () => {
+    const { MAILOPS_SECRET_CAROL_PASSWORD: _carol, ...partial } = env;
+    const result = await mailops(['apply', ...examples()], { env: partial });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/examples\/example-com\.yaml:\d+:\d+: MailUser "carol" spec\.passwordSecretRef: secret carol\/password not found: set MAILOPS_SECRET_CAROL_PASSWORD/);
+    expect(emulator.requestLog).toEqual([]);
+  });
+
+  it('the safety valve refuses a mass deletion unless it is explicitly allowed', async () => {
+    await mailops(['apply', ...examples()], { env });
+    for (const name of ['x1', 'x2', 'x3']) {
+      await fetch(`${emulator.url}/users/${name}@example.com`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"password":"p"}' });
+    }
+    const refused = await mailops(['apply', ...examples()], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('would delete 3 of the 6 users of example.com (more than maxUserDeletionPercent: 25%)');
+    expect(refused.stderr).toContain('Nothing was applied.');
+    expect(emulator.state.users).toHaveLength(6);
+
+    const allowed = await mailops(['apply', ...examples(), '--allow-mass-deletion'], { env });
+    expect(allowed.code).toBe(0);
+    expect(emulator.state.users).toHaveLength(3);
+  });
+});
+
+describe('a backend that fails', () => {
+  it('is reported in one line while the other backends still apply; exit 1', async () => {
+    const dir = await tempDir();
+    await writeFile(
+      path.join(dir, 'two.yaml'),
+      docs(backend('up', emulator.url), backend('down', 'http://127.0.0.1:9', '  limits: {retries: 1}'), domain('up.example', '', ['up']), domain('down.example', '', ['down']), user('a@up.example'), user('b@down.example')),
+    );
+    const result = await mailops(['apply', '-f', dir], { env: { ...env, MAILOPS_SECRET_A_PASSWORD: 'x', MAILOPS_SECRET_B_PASSWORD: 'y' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('Error: backend "down" (http://127.0.0.1:9): cannot reach http://127.0.0.1:9: connection refused\n');
+    expect(result.stdout).toContain('Apply complete: 2 applied, 0 failed, 0 skipped; 1 backend unreachable.'.replace('complete', 'incomplete'));
+    expect(emulator.state.users).toEqual(['a@up.example']);
+  });
+
+  it('answering garbage is a one-line error too', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_, res) => res.end('<html>not james</html>')).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    const result = await mailops(['plan', '-f', 'examples/', '--backend-url', `james=http://127.0.0.1:${port}`], { env });
+    server.close();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^Error: backend "james" \(http:\/\/127\.0\.0\.1:\d+\): GET \/\w+: the answer is not JSON \("<html>not james<\/html>"\); is this James WebAdmin\?\n$/);
+  });
+});
+
+describe('secrets never leak', () => {
+  it('not in plans, apply output, debug logs, or the state directory', async () => {
+    const outputs = [
+      await mailops(['plan', ...examples(), '-v'], { env }),
+      await mailops(['apply', ...examples(), '-v', '-o', 'json'], { env: { ...env, MAILOPS_LOG_LEVEL: 'trace' } }),
+      await mailops(['plan', ...examples(), '-o', 'markdown'], { env: { ...env, MAILOPS_SECRET_ALICE_PASSWORD: 'changed-Secret-1' } }),
+      await mailops(['apply', ...examples(), '-v'], { env: { ...env, MAILOPS_SECRET_ALICE_PASSWORD: 'changed-Secret-1' } }),
+    ];
+    const state = await Promise.all((await readdir(stateDir)).map((f) => readFile(path.join(stateDir, f), 'utf8')));
+    const everything = [...outputs.flatMap((o) => [o.stdout, o.stderr]), ...state].join('\n');
+    expect(outputs.map((o) => o.code)).toEqual([0, 0, 0, 0]);
+    expect(everything).toContain('"level":20'); // the debug logs really were written
+    for (const secret of [...Object.values(PASSWORDS), 'changed-Secret-1']) expect(everything).not.toContain(secret);
+  });
+});
+
+describe('emulate', () => {
+  it('prints "james <url>" once it accepts requests, checks a 3.9 password, and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mailops.js'), 'emulate', 'james', '--listen', '127.0.0.1:0', '--password', 'letmein'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = String((await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next()).value);
+    expect(line).toMatch(/^james http:\/\/127\.0\.0\.1:\d+$/);
+    const url = line.split(' ')[1]!;
+    expect((await fetch(`${url}/domains`)).status).toBe(401);
+    expect(await (await fetch(`${url}/domains`, { headers: { password: 'letmein' } })).json()).toEqual(['localhost']);
+    const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+    child.kill('SIGTERM');
+    expect(await exit).toEqual([0, null]);
+  });
+
+  it('refuses a backend it cannot emulate', async () => {
+    const result = await mailops(['emulate', 'exchange']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('mailops: there is no emulator for "exchange" (available: james)\n');
+  });
+});
+
+describe('demo', () => {
+  it('plans, applies and re-plans the examples on an embedded emulator', async () => {
+    const result = await mailops(['demo']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Plan: 6 to create, 1 to update, 0 to delete.');
+    expect(result.stdout).toContain('Apply complete: 7 applied, 0 failed, 0 skipped.');
+    expect(result.stdout).toMatch(/3\. mailops plan again[^\n]*\n\n(?:.*\n)*No changes\.\n/);
+  });
+});
