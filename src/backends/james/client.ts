@@ -3,6 +3,15 @@
 import { BackendError, type BackendErrorKind } from '../../engine/adapter.ts';
 import { HttpClient, segment, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
 
+/**
+ * James 3.8.1's /address and /quota/users routes URL-decode their parameters once more after Jetty
+ * did: a `+` would turn into a space (and `tag+user@example.com` be refused), so those parameters
+ * are encoded twice.
+ */
+function decodedTwice(value: string): string {
+  return encodeURIComponent(encodeURIComponent(value));
+}
+
 /** James's quota limit: a number, -1 for unlimited, null for unset at this level. */
 export interface JamesQuota {
   count: number | null;
@@ -96,34 +105,34 @@ export class JamesClient {
     return this.#json({ method: 'GET', path: '/mappings' }, (v) => typeof v === 'object' && v !== null && !Array.isArray(v));
   }
   async listForwards(user: string): Promise<string[]> {
-    const response = await this.#send({ method: 'GET', path: `/address/forwards/${segment(user)}` });
+    const response = await this.#send({ method: 'GET', path: `/address/forwards/${decodedTwice(user)}` });
     if (response.status === 404) return [];
-    const targets = this.#parse<Array<{ mailAddress: string }>>(response, { method: 'GET', path: `/address/forwards/${segment(user)}` }, Array.isArray);
+    const targets = this.#parse<Array<{ mailAddress: string }>>(response, { method: 'GET', path: `/address/forwards/${decodedTwice(user)}` }, Array.isArray);
     return targets.map((t) => t.mailAddress);
   }
   async listAliasesOf(user: string): Promise<string[]> {
-    const response = await this.#send({ method: 'GET', path: `/address/aliases/${segment(user)}` });
+    const response = await this.#send({ method: 'GET', path: `/address/aliases/${decodedTwice(user)}` });
     if (response.status === 404) return [];
-    const sources = this.#parse<Array<{ source: string }>>(response, { method: 'GET', path: `/address/aliases/${segment(user)}` }, Array.isArray);
+    const sources = this.#parse<Array<{ source: string }>>(response, { method: 'GET', path: `/address/aliases/${decodedTwice(user)}` }, Array.isArray);
     return sources.map((s) => s.source);
   }
   async addAlias(user: string, alias: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/address/aliases/${segment(user)}/sources/${segment(alias)}` });
+    await this.#ok({ method: 'PUT', path: `/address/aliases/${decodedTwice(user)}/sources/${decodedTwice(alias)}` });
   }
   async removeAlias(user: string, alias: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/address/aliases/${segment(user)}/sources/${segment(alias)}` }, { notFoundIsOk: true });
+    await this.#ok({ method: 'DELETE', path: `/address/aliases/${decodedTwice(user)}/sources/${decodedTwice(alias)}` }, { notFoundIsOk: true });
   }
   async addForward(user: string, target: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/address/forwards/${segment(user)}/targets/${segment(target)}` });
+    await this.#ok({ method: 'PUT', path: `/address/forwards/${decodedTwice(user)}/targets/${decodedTwice(target)}` });
   }
   async removeForward(user: string, target: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/address/forwards/${segment(user)}/targets/${segment(target)}` }, { notFoundIsOk: true });
+    await this.#ok({ method: 'DELETE', path: `/address/forwards/${decodedTwice(user)}/targets/${decodedTwice(target)}` }, { notFoundIsOk: true });
   }
   async addGroupMember(group: string, member: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/address/groups/${segment(group)}/${segment(member)}` });
+    await this.#ok({ method: 'PUT', path: `/address/groups/${decodedTwice(group)}/${decodedTwice(member)}` });
   }
   async removeGroupMember(group: string, member: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/address/groups/${segment(group)}/${segment(member)}` }, { notFoundIsOk: true });
+    await this.#ok({ method: 'DELETE', path: `/address/groups/${decodedTwice(group)}/${decodedTwice(member)}` }, { notFoundIsOk: true });
   }
 
   // --- quotas
@@ -148,7 +157,7 @@ export class JamesClient {
     return new Map(rows.map((row) => [row.username, toQuota(row.detail?.user)]));
   }
   async setUserQuota(user: string, quota: JamesQuota): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/quota/users/${segment(user)}`, json: quota });
+    await this.#ok({ method: 'PUT', path: `/quota/users/${decodedTwice(user)}`, json: quota });
   }
 
   // --- tasks
@@ -200,17 +209,17 @@ export class JamesClient {
     try {
       value = JSON.parse(response.text);
     } catch {
-      throw new BackendError('Protocol', `${request.method} ${request.path}: the answer is not JSON (${preview(response.text)}); is this James WebAdmin?`, { status: response.status });
+      throw new BackendError('Protocol', `${request.method} ${readable(request.path)}: the answer is not JSON (${preview(response.text)}); is this James WebAdmin?`, { status: response.status });
     }
     if (!guard(value)) {
-      throw new BackendError('Protocol', `${request.method} ${request.path}: unexpected answer ${preview(response.text)}; is this James WebAdmin?`, { status: response.status });
+      throw new BackendError('Protocol', `${request.method} ${readable(request.path)}: unexpected answer ${preview(response.text)}; is this James WebAdmin?`, { status: response.status });
     }
     return value as T;
   }
 
   #check(response: HttpResponse, request: HttpRequest): void {
     if (response.status >= 200 && response.status < 300) return;
-    throw jamesError(response, `${request.method} ${request.path}`);
+    throw jamesError(response, `${request.method} ${readable(request.path)}`);
   }
 }
 
@@ -239,6 +248,19 @@ export function jamesError(response: HttpResponse, what: string): BackendError {
   }
   if (response.status === 401) reason = `credentials refused${reason ? ` (${reason})` : ''}`;
   return new BackendError(kind, `${what}: ${response.status} ${reason || 'no details'}`.trim(), { status: response.status });
+}
+
+/** The path as a person would write it, for messages (decoded, even where it was encoded twice). */
+function readable(path: string): string {
+  let text = path;
+  for (let i = 0; i < 2; i++) {
+    try {
+      text = decodeURIComponent(text);
+    } catch {
+      break;
+    }
+  }
+  return text;
 }
 
 function stripHtml(html: string): string {

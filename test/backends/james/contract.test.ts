@@ -32,8 +32,8 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     const yaml = docs(
       jamesBackend(target.url),
       domain(d, `  aliasDomains: [${alt}]\n  defaultQuota: {storage: 5Gi, messages: 1000}`),
-      user(`alice@${d}`, `  extraAddresses: [a.liddell@${d}]\n  quota: {storage: 20Gi}`),
-      user(`bob@${d}`, '  forwarding: {to: [bob@elsewhere.example], keepCopy: true}'),
+      user(`alice@${d}`, `  extraAddresses: [a.liddell@${d}, alice+news@${d}]\n  quota: {storage: 20Gi}`),
+      user(`bob@${d}`, '  forwarding: {to: [bob+mail@elsewhere.example], keepCopy: true}'),
       alias(`team@${d}`, [`alice@${d}`, `bob@${d}`, 'partner@elsewhere.example']),
     );
     const run = await converge(yaml, secrets({ alice: 'alice-pw-1', bob: 'bob-pw-1' }));
@@ -44,9 +44,10 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     expect(await target.raw.passwordWorks(`alice@${d}`, 'alice-pw-1')).toBe(true);
     const mappings = await target.raw.mappings();
     expect(mappings[`a.liddell@${d}`]).toEqual([{ type: 'Alias', mapping: `alice@${d}` }]);
+    expect(mappings[`alice+news@${d}`]).toEqual([{ type: 'Alias', mapping: `alice@${d}` }]);
     expect(mappings[`bob@${d}`]).toEqual(
       expect.arrayContaining([
-        { type: 'Forward', mapping: 'bob@elsewhere.example' },
+        { type: 'Forward', mapping: 'bob+mail@elsewhere.example' },
         { type: 'Forward', mapping: `bob@${d}` },
       ]),
     );
@@ -179,7 +180,7 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
 
   test('refused credentials and an unreachable server fail with one readable line', async () => {
     const wrong = adapter('not-a-token');
-    await expect(wrong.observe({ domains: [] })).rejects.toThrow(/GET \/domains: 401 credentials refused \(Invalid Bearer header\.\)/);
+    await expect(wrong.observe({ domains: [] })).rejects.toThrow(/GET \/(domains|users|mappings|quota): 401 credentials refused \(Invalid Bearer header\.\)/);
     await wrong.close();
     const none = new JamesAdapter(http(), {});
     await expect(none.observe({ domains: [] })).rejects.toMatchObject({ kind: 'Unauthorized' });
