@@ -49,5 +49,5 @@ export function buildPlan(input: PlanInput): Plan {
     });
     return { ...base, changes, notApplicable: desired.notApplicable, refusals };
   });
-  return { backends };
+  return { backends, skippedDocuments: input.config.skippedDocuments };
 }

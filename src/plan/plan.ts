@@ -84,6 +84,8 @@ export interface BackendPlan {
 
 export interface Plan {
   backends: BackendPlan[];
+  /** Documents of other API groups that were read and left alone. */
+  skippedDocuments?: number;
 }
 
 export interface PlanSummary {

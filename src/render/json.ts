@@ -59,6 +59,7 @@ export const PlanDocument = Type.Object({
   formatVersion: Type.Literal(PLAN_FORMAT),
   summary: Summary,
   hasChanges: Type.Boolean(),
+  skippedDocuments: Type.Integer({ description: 'Documents of other API groups that were read and left alone.' }),
   backends: Type.Array(BackendDoc),
 });
 export type PlanDocument = Static<typeof PlanDocument>;
@@ -88,6 +89,7 @@ export function toPlanDocument(plan: Plan): PlanDocument {
     formatVersion: PLAN_FORMAT,
     summary,
     hasChanges: summary.create + summary.update + summary.delete > 0,
+    skippedDocuments: plan.skippedDocuments ?? 0,
     backends: plan.backends.map((b) => ({
       id: b.backendId,
       name: b.backendName,

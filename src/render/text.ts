@@ -49,6 +49,9 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       lines.push(style.dim(`Observed backend "${backend.backendName}" with ${backend.requests} HTTP request${backend.requests === 1 ? '' : 's'}.`));
     }
   }
+  if (plan.skippedDocuments) {
+    lines.push(style.dim(`Skipped ${plan.skippedDocuments} document${plan.skippedDocuments === 1 ? '' : 's'} of other API groups.`));
+  }
   const observed = plan.backends.filter((b) => !b.error);
   const summary = summarize(plan);
   if (summary.create + summary.update + summary.delete === 0) {
