@@ -380,23 +380,36 @@ function findLoops(users: UserDecl[], aliases: AliasDecl[]): string[][] {
   }
   const loops = new Map<string, string[]>();
   const state = new Map<string, 'open' | 'done'>();
-  const stack: string[] = [];
-  const visit = (node: string) => {
-    state.set(node, 'open');
-    stack.push(node);
-    for (const next of edges.get(node) ?? []) {
-      if (state.get(next) === 'open') {
-        const cycle = stack.slice(stack.indexOf(next));
+  // Depth-first, with an explicit stack: a long chain of aliases must not exhaust the call stack.
+  for (const root of [...edges.keys()].sort()) {
+    if (state.has(root)) continue;
+    const path: string[] = [root];
+    const next: number[] = [0];
+    state.set(root, 'open');
+    while (path.length > 0) {
+      const node = path.at(-1)!;
+      const targets = edges.get(node) ?? [];
+      const index = next[next.length - 1]!;
+      if (index >= targets.length) {
+        state.set(node, 'done');
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[next.length - 1] = index + 1;
+      const target = targets[index]!;
+      if (state.get(target) === 'open') {
+        const cycle = path.slice(path.indexOf(target));
         const smallest = [...cycle].sort()[0]!;
-        const rotated = [...cycle.slice(cycle.indexOf(smallest)), ...cycle.slice(0, cycle.indexOf(smallest))];
+        const start = cycle.indexOf(smallest);
+        const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
         loops.set(rotated.join('→'), [...rotated, smallest]);
-      } else if (!state.has(next)) {
-        visit(next);
+      } else if (!state.has(target)) {
+        state.set(target, 'open');
+        path.push(target);
+        next.push(0);
       }
     }
-    stack.pop();
-    state.set(node, 'done');
-  };
-  for (const node of [...edges.keys()].sort()) if (!state.has(node)) visit(node);
+  }
   return [...loops.values()];
 }

@@ -55,7 +55,8 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   const observed = plan.backends.filter((b) => !b.error);
   const summary = summarize(plan);
   if (summary.create + summary.update + summary.delete === 0) {
-    lines.push(observed.length > 0 ? 'No changes.' : 'No backend could be observed.');
+    if (plan.backends.length === 0) lines.push(style.dim('No MailBackend is declared: there is nothing to manage.'));
+    lines.push(observed.length > 0 || plan.backends.length === 0 ? 'No changes.' : 'No backend could be observed.');
   } else {
     lines.push(style.bold(`Plan: ${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete.`));
   }

@@ -191,6 +191,26 @@ describe('emulate', () => {
     expect(await exit).toEqual([0, null]);
   });
 
+  it('checks RS256 tokens as James 3.8 does with --jwt-public-key', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { signedToken } = await import('../support/james-targets.ts');
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'jwt.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mailops.js'), 'emulate', 'james', '--jwt-public-key', path.join(dir, 'jwt.pub')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = String((await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next()).value);
+      const url = line.split(' ')[1]!;
+      const token = await signedToken(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+      const notAdmin = await signedToken(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { admin: false });
+      expect(await (await fetch(`${url}/domains`)).text()).toBe('No Bearer header.');
+      expect((await fetch(`${url}/domains`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(`${url}/domains`, { headers: { authorization: `Bearer ${notAdmin}` } })).status).toBe(401);
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+
   it('refuses a backend it cannot emulate', async () => {
     const result = await mailops(['emulate', 'exchange']);
     expect(result.code).toBe(1);

@@ -123,6 +123,14 @@ describe('bad input: every error names file, line, column and field', () => {
     expect(errors).toEqual([expect.stringMatching(/mail would loop: a@example\.com → b@example\.com → c@example\.com → a@example\.com/)]);
   });
 
+  it('a loop at the end of a very long chain of aliases', async () => {
+    const n = 3000;
+    const chain = Array.from({ length: n }, (_, i) => alias(`a${i}@example.com`, [`a${(i + 1) % n}@example.com`]));
+    const errors = await errorsOf({ 'a.yaml': docs(base, ...chain) });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/mail would loop: a0@example\.com → a1@example\.com → .* → a2999@example\.com → a0@example\.com$/);
+  });
+
   it('references to a missing backend and a missing policy', async () => {
     const errors = await errorsOf({
       'a.yaml': docs(backend(), domain('example.com', '', ['jamez']), user('a@example.com', '  quota: {policyRef: {name: gold}}')),
