@@ -79,48 +79,21 @@ export function diffBackend(input: DiffInput): DiffResult {
         ...userFields(previous, want, null, capabilities).filter((f) => f.field !== 'password'),
         { field: 'password', sensitive: true },
       ];
-      changes.push({
-        id: `user:${want.address}`,
-        resource: 'user',
-        action: 'replace',
-        key: want.address,
-        owner: want.owner,
-        before: previous,
-        after: want,
-        renameFrom: previous.address,
-        fields,
-        dependsOn: dependsOnDomain(want.domain),
-      } satisfies UserChange);
+      changes.push(
+        change<UserChange>({ resource: 'user', action: 'replace', key: want.address, owner: want.owner, before: previous, after: want, renameFrom: previous.address, fields, dependsOn: dependsOnDomain(want.domain) }),
+      );
       continue;
     }
     if (!have) {
-      changes.push({
-        id: `user:${want.address}`,
-        resource: 'user',
-        action: 'create',
-        key: want.address,
-        owner: want.owner,
-        before: null,
-        after: want,
-        fields: userFields(null, want, null, capabilities),
-        dependsOn: dependsOnDomain(want.domain),
-      } satisfies UserChange);
+      changes.push(
+        change<UserChange>({ resource: 'user', action: 'create', key: want.address, owner: want.owner, before: null, after: want, fields: userFields(null, want, null, capabilities), dependsOn: dependsOnDomain(want.domain) }),
+      );
       continue;
     }
     const recordedFingerprint = record?.address === want.address ? record.passwordFingerprint : null;
     const fields = userFields(have, want, recordedFingerprint, capabilities);
     if (fields.length > 0) {
-      changes.push({
-        id: `user:${want.address}`,
-        resource: 'user',
-        action: 'update',
-        key: want.address,
-        owner: want.owner,
-        before: have,
-        after: want,
-        fields,
-        dependsOn: [],
-      } satisfies UserChange);
+      changes.push(change<UserChange>({ resource: 'user', action: 'update', key: want.address, owner: want.owner, before: have, after: want, fields }));
     }
   }
 
@@ -129,29 +102,9 @@ export function diffBackend(input: DiffInput): DiffResult {
     const have = observed.groups.get(want.address);
     const fields = setField('members', have?.members ?? [], want.members);
     if (!have) {
-      changes.push({
-        id: `group:${want.address}`,
-        resource: 'group',
-        action: 'create',
-        key: want.address,
-        owner: want.owner,
-        before: null,
-        after: want,
-        fields,
-        dependsOn: dependsOnDomain(want.domain),
-      } satisfies GroupChange);
+      changes.push(change<GroupChange>({ resource: 'group', action: 'create', key: want.address, owner: want.owner, before: null, after: want, fields, dependsOn: dependsOnDomain(want.domain) }));
     } else if (fields.length > 0) {
-      changes.push({
-        id: `group:${want.address}`,
-        resource: 'group',
-        action: 'update',
-        key: want.address,
-        owner: want.owner,
-        before: have,
-        after: want,
-        fields,
-        dependsOn: [],
-      } satisfies GroupChange);
+      changes.push(change<GroupChange>({ resource: 'group', action: 'update', key: want.address, owner: want.owner, before: have, after: want, fields }));
     }
   }
 
@@ -159,17 +112,9 @@ export function diffBackend(input: DiffInput): DiffResult {
   if (desired.globalQuota) {
     const fields = quotaFields('', observed.globalQuota, desired.globalQuota.limits);
     if (fields.length > 0) {
-      changes.push({
-        id: 'globalQuota:global',
-        resource: 'globalQuota',
-        action: 'update',
-        key: 'global',
-        owner: desired.globalQuota.owner,
-        before: observed.globalQuota,
-        after: desired.globalQuota.limits,
-        fields,
-        dependsOn: [],
-      } satisfies GlobalQuotaChange);
+      changes.push(
+        change<GlobalQuotaChange>({ resource: 'globalQuota', action: 'update', key: 'global', owner: desired.globalQuota.owner, before: observed.globalQuota, after: desired.globalQuota.limits, fields }),
+      );
     }
   }
 
@@ -182,33 +127,13 @@ export function diffBackend(input: DiffInput): DiffResult {
     const observedUsers = [...observed.users.keys()].filter(inDomain);
     const userDeletes = observedUsers.filter((a) => !desired.users.has(a) && !renamedFrom.has(a));
     for (const address of userDeletes) {
-      changes.push({
-        id: `user:${address}`,
-        resource: 'user',
-        action: 'delete',
-        key: address,
-        owner: domain.owner,
-        before: observed.users.get(address)!,
-        after: null,
-        fields: [],
-        dependsOn: [],
-        reason,
-      } satisfies UserChange);
+      changes.push(change<UserChange>({ resource: 'user', action: 'delete', key: address, owner: domain.owner, before: observed.users.get(address)!, after: null, fields: [], reason }));
     }
     for (const group of observed.groups.values()) {
       if (!inDomain(group.address) || desired.groups.has(group.address)) continue;
-      changes.push({
-        id: `group:${group.address}`,
-        resource: 'group',
-        action: 'delete',
-        key: group.address,
-        owner: domain.owner,
-        before: group,
-        after: null,
-        fields: setField('members', group.members, []),
-        dependsOn: [],
-        reason,
-      } satisfies GroupChange);
+      changes.push(
+        change<GroupChange>({ resource: 'group', action: 'delete', key: group.address, owner: domain.owner, before: group, after: null, fields: setField('members', group.members, []), reason }),
+      );
     }
     const limit = domain.prune.maxUserDeletionPercent;
     if (userDeletes.length > 0 && userDeletes.length * 100 > observedUsers.length * limit && !input.allowMassDeletion) {
@@ -222,18 +147,18 @@ export function diffBackend(input: DiffInput): DiffResult {
   return { changes: orderChanges(changes), refusals };
 }
 
+/** One change; the id is derived from resource and key, so it is the same in every plan. */
+function change<C extends Change>(fields: Omit<C, 'id' | 'dependsOn'> & { dependsOn?: string[] }): C {
+  return { id: `${fields.resource}:${fields.key}`, dependsOn: [], ...fields } as unknown as C;
+}
+
 function orderChanges(changes: Change[]): Change[] {
   const phase = (c: Change) => PHASE[`${c.resource}:${c.action}`] ?? 9;
   return changes.sort((a, b) => phase(a) - phase(b) || a.key.localeCompare(b.key));
 }
 
-function domainChange(
-  action: 'create' | 'update',
-  want: DesiredDomain,
-  have: DomainState | null,
-  fields: FieldChange[],
-): DomainChange {
-  return { id: `domain:${want.name}`, resource: 'domain', action, key: want.name, owner: want.owner, before: have, after: want, fields, dependsOn: [] };
+function domainChange(action: 'create' | 'update', want: DesiredDomain, have: DomainState | null, fields: FieldChange[]): DomainChange {
+  return change<DomainChange>({ resource: 'domain', action, key: want.name, owner: want.owner, before: have, after: want, fields });
 }
 
 function domainFields(have: DomainState | null, want: DesiredDomain, capabilities: Capabilities): FieldChange[] {

@@ -8,7 +8,7 @@ import type { Plan } from '../../src/plan/index.ts';
 import type { SecretResolver } from '../../src/secrets/file-secrets.ts';
 import { SecretNotFound } from '../../src/secrets/file-secrets.ts';
 import { MemoryRecordStore, type RecordStore } from '../../src/state/records.ts';
-import { configFrom } from './manifests.ts';
+import { backend, configFrom } from './manifests.ts';
 
 export const FINGERPRINT_KEY = Buffer.from('contract tests');
 
@@ -26,15 +26,7 @@ export class MapSecrets implements SecretResolver {
 
 /** A MailBackend manifest for a James target, authenticating with its token. */
 export function jamesBackend(url: string, name = 'james', limits = ''): string {
-  return `apiVersion: mailops.dev/v1alpha1
-kind: MailBackend
-metadata: {name: ${name}}
-spec:
-  type: james
-  url: ${url}
-  credentials:
-    tokenSecretRef: {name: ${name}-admin, key: token}
-${limits}`;
+  return backend(name, url, `  credentials:\n    tokenSecretRef: {name: ${name}-admin, key: token}\n${limits}`);
 }
 
 export interface RunResult {

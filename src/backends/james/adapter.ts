@@ -10,7 +10,7 @@
 //   globalDefault policy  → /quota
 import type { BackendAdapter, ApplyContext, ObserveScope, TaskRef, TaskStatus } from '../../engine/adapter.ts';
 import { BackendError } from '../../engine/adapter.ts';
-import type { QuotaLimits } from '../../model/config.ts';
+import { NO_QUOTA, type QuotaLimits } from '../../model/config.ts';
 import type { Sensitive } from '../../model/sensitive.ts';
 import { UNLIMITED } from '../../model/quantity.ts';
 import type { Capabilities } from '../../plan/capabilities.ts';
@@ -119,7 +119,8 @@ export class JamesAdapter implements BackendAdapter {
     for (const name of present) {
       domains.set(name, {
         name,
-        aliasDomains: (aliasDomainsOf.get(name) ?? []).sort(),
+        // James stores a repeated domain alias twice; it is one alias all the same.
+        aliasDomains: [...new Set(aliasDomainsOf.get(name))].sort(),
         defaultQuota: fromJamesQuota(domainQuotas.get(name)),
       });
     }
@@ -174,7 +175,7 @@ export class JamesAdapter implements BackendAdapter {
       await this.client.addDomainAlias(name, alias);
     }
     for (const alias of have.filter((a) => !want.aliasDomains.includes(a))) await this.#removeAliasDomain(name, alias);
-    if (!sameQuota(change.before?.defaultQuota, want.defaultQuota)) {
+    if (!sameQuota(change.before?.defaultQuota ?? NO_QUOTA, want.defaultQuota)) {
       await this.client.setDomainQuota(name, toJamesQuota(want.defaultQuota));
     }
   }
@@ -329,8 +330,8 @@ export function toJamesQuota(limits: QuotaLimits): JamesQuota {
   return { size: value(limits.storage), count: value(limits.messages) };
 }
 
-function sameQuota(a: QuotaLimits | undefined, b: QuotaLimits): boolean {
-  return a !== undefined && a.storage === b.storage && a.messages === b.messages;
+function sameQuota(a: QuotaLimits, b: QuotaLimits): boolean {
+  return a.storage === b.storage && a.messages === b.messages;
 }
 
 function isUnset(q: QuotaLimits): boolean {
