@@ -35,7 +35,13 @@ export function toStructural(node: JsonSchema): JsonSchema {
     out.type = typeof out.enum[0] === 'number' ? 'integer' : 'string';
   }
   if (out[INT_OR_STRING] === true) {
+    // The API server accepts exactly anyOf [{type: integer}, {type: string}] here; the branches'
+    // own checks (minimum applies to numbers only, pattern to strings only) move up to the node.
     delete out.type;
+    for (const branch of (out.anyOf ?? []) as JsonSchema[]) {
+      for (const [key, value] of Object.entries(branch)) if (key !== 'type') out[key] = value;
+    }
+    out.anyOf = [{ type: 'integer' }, { type: 'string' }];
   }
   return out;
 }

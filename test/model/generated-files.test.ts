@@ -18,7 +18,9 @@ describe('files generated from the schemas', () => {
       const walk = (node: Record<string, unknown>, path: string) => {
         expect(node.additionalProperties, `${file} ${path}`).not.toBe(false);
         if (node['x-kubernetes-int-or-string']) {
+          // The one form the API server accepts (it compares the anyOf for equality).
           expect(node.type, `${file} ${path}`).toBeUndefined();
+          expect(node.anyOf, `${file} ${path}`).toEqual([{ type: 'integer' }, { type: 'string' }]);
         } else if (!path.endsWith('anyOf')) {
           expect(typeof node.type, `${file} ${path} has no type`).toBe('string');
         }
