@@ -86,6 +86,12 @@ export interface JamesEmulator extends RunningEmulator {
   readonly state: JamesStateView;
   /** Test hook standing in for SMTP: puts a message of `sizeBytes` in a user's mailbox (created if missing). */
   deliverMessage(username: string, mailboxName: string, sizeBytes: number): void;
+  /**
+   * Test hook, a cost meter without a clock: how many entries of the store's collections (users, mappings and their
+   * indexes, quotas, mailboxes, tasks) have been iterated over since the start, by requests or reads of `state`.
+   * A request about one user must not make it grow with the number of users.
+   */
+  readonly entriesVisited: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -217,11 +223,86 @@ interface Mailbox {
   size: number;
 }
 
-interface MappingEntry {
-  /** `user@domain` or a bare domain (for domain aliases). */
-  readonly source: string;
-  readonly type: MappingType;
-  readonly value: string;
+/**
+ * The work requests do, counted without a clock: iterating a collection of the store costs its size (even when the
+ * loop stops early). Requests that do not list everything must cost the same whatever the store holds.
+ */
+interface Meter {
+  visited: number;
+}
+
+/** A Map that charges the meter its size whenever it is iterated. */
+class MeteredMap<K, V> extends Map<K, V> {
+  readonly #meter: Meter;
+  constructor(meter: Meter) {
+    super();
+    this.#meter = meter;
+  }
+  override entries(): MapIterator<[K, V]> {
+    this.#meter.visited += this.size;
+    return super.entries();
+  }
+  override keys(): MapIterator<K> {
+    this.#meter.visited += this.size;
+    return super.keys();
+  }
+  override values(): MapIterator<V> {
+    this.#meter.visited += this.size;
+    return super.values();
+  }
+  override [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+  override forEach(callback: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
+    this.#meter.visited += this.size;
+    super.forEach(callback, thisArg);
+  }
+}
+
+/** A Set that charges the meter its size whenever it is iterated. */
+class MeteredSet<T> extends Set<T> {
+  readonly #meter: Meter;
+  constructor(meter: Meter, items: Iterable<T> = []) {
+    super();
+    this.#meter = meter;
+    for (const item of items) this.add(item);
+  }
+  override entries(): SetIterator<[T, T]> {
+    this.#meter.visited += this.size;
+    return super.entries();
+  }
+  override keys(): SetIterator<T> {
+    return this.values();
+  }
+  override values(): SetIterator<T> {
+    this.#meter.visited += this.size;
+    return super.values();
+  }
+  override [Symbol.iterator](): SetIterator<T> {
+    return this.values();
+  }
+  override forEach(callback: (value: T, key: T, set: Set<T>) => void, thisArg?: unknown): void {
+    this.#meter.visited += this.size;
+    super.forEach(callback, thisArg);
+  }
+}
+
+/** One source's mappings: type → value → the sequence numbers of its copies, oldest first. */
+type SourceMappings = Map<MappingType, Map<string, number[]>>;
+
+/**
+ * The recipient rewrite table, indexed so that a request touches only the mappings it is about. MemoryRecipient-
+ * RewriteTable keeps one list in insertion order without duplicate checks; here every copy of a mapping carries its
+ * place in that list (a sequence number), so duplicates (a repeated domain alias) and the list's order survive.
+ */
+interface MappingTable {
+  /** source (`user@domain`, or a bare domain for domain aliases) → its mappings. */
+  readonly bySource: Map<string, SourceMappings>;
+  /** type → the sources holding at least one mapping of that type. */
+  readonly sourcesByType: Map<MappingType, Set<string>>;
+  /** type → value → the sources mapping to that value (the aliases of a user, the alias domains of a domain). */
+  readonly sourcesByValue: Map<MappingType, Map<string, Set<string>>>;
+  nextSequence: number;
 }
 
 type StepState = 'WAITING' | 'IN_PROGRESS' | 'DONE' | 'FAILED' | 'ABORTED' | 'SKIPPED';
@@ -247,13 +328,18 @@ interface Task {
   readonly waiters: Set<() => void>;
 }
 
+/** Every collection in the store is metered: made by `newMap()` / `newSet()`. */
 interface Store {
+  readonly meter: Meter;
+  newMap<K, V>(): Map<K, V>;
+  newSet<T>(items?: Iterable<T>): Set<T>;
   readonly defaultDomain: string;
   readonly domains: Set<string>;
-  /** username → SHA-256 of the password (the emulator keeps no password). */
+  /** username → SHA-256 of the password (the emulator keeps no password). Change it with putUser / deleteUser. */
   readonly users: Map<string, string>;
-  /** The rewrite table, in insertion order, like MemoryRecipientRewriteTable. */
-  mappings: MappingEntry[];
+  /** domain → its users. */
+  readonly usersByDomain: Map<string, Set<string>>;
+  readonly mappings: MappingTable;
   readonly globalQuota: QuotaLimits;
   readonly domainQuotas: Map<string, QuotaLimits>;
   readonly userQuotas: Map<string, QuotaLimits>;
@@ -264,18 +350,48 @@ interface Store {
 }
 
 function createStore(defaultDomain: string): Store {
+  const meter: Meter = { visited: 0 };
+  const newMap = <K, V>(): Map<K, V> => new MeteredMap<K, V>(meter);
+  const newSet = <T>(items: Iterable<T> = []): Set<T> => new MeteredSet(meter, items);
   return {
+    meter,
+    newMap,
+    newSet,
     defaultDomain,
-    domains: new Set([defaultDomain]),
-    users: new Map(),
-    mappings: [],
+    domains: newSet([defaultDomain]),
+    users: newMap(),
+    usersByDomain: newMap(),
+    mappings: { bySource: newMap(), sourcesByType: newMap(), sourcesByValue: newMap(), nextSequence: 0 },
     globalQuota: { count: null, size: null },
-    domainQuotas: new Map(),
-    userQuotas: new Map(),
-    mailboxes: new Map(),
-    tasks: new Map(),
+    domainQuotas: newMap(),
+    userQuotas: newMap(),
+    mailboxes: newMap(),
+    tasks: newMap(),
     nextMailboxId: 1,
   };
+}
+
+/** The entry of `key` in `map`, created by `create` if missing. */
+function entryOf<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}
+
+/** Creates a user or changes its password. */
+function putUser(store: Store, username: Username, hash: string): void {
+  store.users.set(username.name, hash);
+  entryOf(store.usersByDomain, username.domain ?? '', () => store.newSet()).add(username.name);
+}
+
+function deleteUser(store: Store, username: Username): void {
+  if (!store.users.delete(username.name)) return;
+  const ofDomain = store.usersByDomain.get(username.domain ?? '');
+  ofDomain?.delete(username.name);
+  if (ofDomain?.size === 0) store.usersByDomain.delete(username.domain ?? '');
 }
 
 function passwordHash(password: string): string {
@@ -283,21 +399,11 @@ function passwordHash(password: string): string {
 }
 
 function limitsOf(map: Map<string, QuotaLimits>, key: string): QuotaLimits {
-  let limits = map.get(key);
-  if (limits === undefined) {
-    limits = { count: null, size: null };
-    map.set(key, limits);
-  }
-  return limits;
+  return entryOf(map, key, () => ({ count: null, size: null }));
 }
 
 function mailboxesOf(store: Store, username: string): Map<string, Mailbox> {
-  let mailboxes = store.mailboxes.get(username);
-  if (mailboxes === undefined) {
-    mailboxes = new Map();
-    store.mailboxes.set(username, mailboxes);
-  }
-  return mailboxes;
+  return entryOf(store.mailboxes, username, () => store.newMap());
 }
 
 /** Creates a mailbox and its missing parents (`INBOX.work` creates `INBOX`); the hierarchy delimiter is `.`. */
@@ -348,36 +454,121 @@ function compareMappings(a: JamesMapping, b: JamesMapping): number {
   return MAPPING_ORDER[a.type] - MAPPING_ORDER[b.type] || (left < right ? -1 : left > right ? 1 : 0);
 }
 
+/** A copy of a stored mapping and its place in MemoryRecipientRewriteTable's list. */
+interface StoredCopy extends JamesMapping {
+  readonly sequence: number;
+}
+
+/** The copies of a source's mappings whose type passes `keep`, in no particular order. */
+function copiesOf(mappings: SourceMappings | undefined, keep: (type: MappingType) => boolean = () => true): StoredCopy[] {
+  const copies: StoredCopy[] = [];
+  for (const [type, values] of mappings ?? []) {
+    if (!keep(type)) continue;
+    for (const [mapping, sequences] of values) for (const sequence of sequences) copies.push({ type, mapping, sequence });
+  }
+  return copies;
+}
+
+/** The order of getStoredMappings: James's sort, stable over the list's order. */
+function byStoredOrder(a: StoredCopy, b: StoredCopy): number {
+  return compareMappings(a, b) || a.sequence - b.sequence;
+}
+
 function storedMappings(store: Store, source: string): JamesMapping[] {
-  return store.mappings
-    .filter((entry) => entry.source === source)
-    .map((entry) => ({ type: entry.type, mapping: entry.value }))
-    .sort(compareMappings);
+  return copiesOf(store.mappings.bySource.get(source)).sort(byStoredOrder).map(({ type, mapping }) => ({ type, mapping }));
+}
+
+/** The values of a source's mappings of one type, a duplicate repeated, sorted. */
+function storedValues(store: Store, source: string, type: MappingType): string[] {
+  const values: string[] = [];
+  for (const [value, sequences] of store.mappings.bySource.get(source)?.get(type) ?? []) {
+    for (let copy = 0; copy < sequences.length; copy += 1) values.push(value);
+  }
+  return values.sort();
+}
+
+/** The copies of one mapping (their sequence numbers, oldest first), if stored. */
+function copiesOfMapping(store: Store, source: string, type: MappingType, value: string): readonly number[] | undefined {
+  return store.mappings.bySource.get(source)?.get(type)?.get(value);
 }
 
 function hasMapping(store: Store, source: string, type: MappingType, value: string): boolean {
-  return store.mappings.some((entry) => entry.source === source && entry.type === type && entry.value === value);
+  return copiesOfMapping(store, source, type, value) !== undefined;
 }
 
 /** Appends to the table without a duplicate check, like MemoryRecipientRewriteTable.addMapping. */
 function addMapping(store: Store, source: string, type: MappingType, value: string): void {
-  store.mappings.push({ source, type, value });
+  const table = store.mappings;
+  const ofSource = entryOf(table.bySource, source, () => store.newMap<MappingType, Map<string, number[]>>());
+  const values = entryOf(ofSource, type, () => {
+    entryOf(table.sourcesByType, type, () => store.newSet<string>()).add(source);
+    return store.newMap<string, number[]>();
+  });
+  const sequences = entryOf(values, value, () => {
+    const byValue = entryOf(table.sourcesByValue, type, () => store.newMap<string, Set<string>>());
+    entryOf(byValue, value, () => store.newSet<string>()).add(source);
+    return [];
+  });
+  sequences.push(table.nextSequence);
+  table.nextSequence += 1;
 }
 
-/** Removes one matching entry (List.remove), so one of two duplicate domain aliases survives. */
+/** Forgets that `source` maps to `value` with `type` (its last copy is gone). */
+function unindexMapping(table: MappingTable, source: string, type: MappingType, value: string): void {
+  const byValue = table.sourcesByValue.get(type);
+  const sources = byValue?.get(value);
+  sources?.delete(source);
+  if (sources?.size === 0) byValue?.delete(value);
+}
+
+/** Removes one matching entry, the oldest (List.remove), so one of two duplicate domain aliases survives. */
 function removeMapping(store: Store, source: string, type: MappingType, value: string): void {
-  const index = store.mappings.findIndex((entry) => entry.source === source && entry.type === type && entry.value === value);
-  if (index >= 0) store.mappings.splice(index, 1);
+  const table = store.mappings;
+  const ofSource = table.bySource.get(source);
+  const values = ofSource?.get(type);
+  const sequences = values?.get(value);
+  if (ofSource === undefined || values === undefined || sequences === undefined) return;
+  sequences.shift();
+  if (sequences.length > 0) return;
+  values.delete(value);
+  unindexMapping(table, source, type, value);
+  if (values.size > 0) return;
+  ofSource.delete(type);
+  table.sourcesByType.get(type)?.delete(source);
+  if (ofSource.size === 0) table.bySource.delete(source);
+}
+
+/** Removes every mapping of `source` (a deleted domain loses its domain aliases). */
+function removeSource(store: Store, source: string): void {
+  const table = store.mappings;
+  const ofSource = table.bySource.get(source);
+  if (ofSource === undefined) return;
+  for (const [type, values] of ofSource) {
+    for (const value of values.keys()) unindexMapping(table, source, type, value);
+    table.sourcesByType.get(type)?.delete(source);
+  }
+  table.bySource.delete(source);
 }
 
 /** Sources holding at least one mapping of `type`, sorted (getSourcesForType). */
 function sourcesWithType(store: Store, type: MappingType): string[] {
-  return [...new Set(store.mappings.filter((entry) => entry.type === type).map((entry) => entry.source))].sort();
+  return [...store.mappings.sourcesByType.get(type) ?? []].sort();
 }
 
+/** The sources mapping to `value` with `type`, each once, in no particular order. */
+function sourcesMappingTo(store: Store, type: MappingType, value: string): string[] {
+  return [...store.mappings.sourcesByValue.get(type)?.get(value) ?? []];
+}
+
+/** getAllMappings: every source, in the order its oldest mapping entered the list, with its sorted mappings. */
 function allMappings(store: Store): Record<string, JamesMapping[]> {
+  const sources = [...store.mappings.bySource].map(([source, mappings]) => {
+    let oldest = Infinity;
+    for (const values of mappings.values()) for (const sequences of values.values()) oldest = Math.min(oldest, sequences[0] ?? Infinity);
+    return { source, oldest };
+  });
   const bySource: Record<string, JamesMapping[]> = {};
-  for (const entry of store.mappings) bySource[entry.source] ??= storedMappings(store, entry.source);
+  for (const { source } of sources.sort((a, b) => a.oldest - b.oldest)) bySource[source] = storedMappings(store, source);
   return bySource;
 }
 
@@ -390,8 +581,9 @@ function resolvedAddresses(store: Store, address: string, hopsLeft = 10): string
   const at = address.lastIndexOf('@');
   const localPart = address.slice(0, at);
   const domain = address.slice(at + 1).toLowerCase();
-  const own = storedMappings(store, sourceOf(address));
-  const mappings = own.length > 0 ? own : storedMappings(store, domain);
+  // Only which addresses are reached matters to the callers, so the mappings need no sorting.
+  const own = copiesOf(store.mappings.bySource.get(sourceOf(address)));
+  const mappings = own.length > 0 ? own : copiesOf(store.mappings.bySource.get(domain));
   const leaves: string[] = [];
   for (const mapping of mappings) {
     let rewritten: string;
@@ -423,7 +615,11 @@ function assertNoLoop(store: Store, source: string, type: MappingType, value: st
  * or group source may be an existing user: seen on 3.8.1, where `PUT /address/aliases/u/sources/<user>` is 204.
  */
 function mappingConflict(store: Store, address: string, ignored?: MappingType): string | undefined {
-  const mapping = storedMappings(store, address).find((candidate) => candidate.type !== ignored);
+  // The first other mapping in stored order, found without sorting (nor reading) the `ignored` ones: a big group
+  // gains a member at a constant cost.
+  const others = copiesOf(store.mappings.bySource.get(address), (type) => type !== ignored);
+  const mapping = others.reduce<StoredCopy | undefined>(
+    (first, candidate) => (first === undefined || byStoredOrder(candidate, first) < 0 ? candidate : first), undefined);
   return mapping === undefined ? undefined : `'${address}' already have associated mappings: ${mappingAsString(mapping)}`;
 }
 
@@ -476,9 +672,9 @@ interface RenameStep {
 
 /** ForwardUsernameChangeTaskStep: moves old's forwards to new, then forwards old to new. */
 function moveForwards(store: Store, oldUser: string, newUser: string): void {
-  for (const mapping of storedMappings(store, oldUser).filter((candidate) => candidate.type === 'Forward')) {
-    addForward(store, newUser, mapping.mapping === oldUser ? newUser : mapping.mapping);
-    removeMapping(store, oldUser, 'Forward', mapping.mapping);
+  for (const destination of storedValues(store, oldUser, 'Forward')) {
+    addForward(store, newUser, destination === oldUser ? newUser : destination);
+    removeMapping(store, oldUser, 'Forward', destination);
   }
   addForward(store, oldUser, newUser);
 }
@@ -786,9 +982,11 @@ function domainEndpoints(store: Store) {
     }
   };
   const notInList = (domain: string): never => halt(404, 'InvalidArgument', `The domain list does not contain: ${domain}`);
-  const aliasSources = (domain: string): string[] => [
-    ...new Set(store.mappings.filter((entry) => entry.type === 'DomainAlias' && entry.value === domain).map((entry) => entry.source)),
-  ];
+  /** The alias domains of `domain`, each once, in the order their oldest alias entered the table. */
+  const aliasSources = (domain: string): string[] => sourcesMappingTo(store, 'DomainAlias', domain)
+    .map((source) => ({ source, oldest: copiesOfMapping(store, source, 'DomainAlias', domain)?.[0] ?? 0 }))
+    .sort((a, b) => a.oldest - b.oldest)
+    .map(({ source }) => source);
   /** DomainAliasService: the alias (source) domain must be managed; the destination need not be. */
   const aliasPair = (call: Call): { source: string; destination: string } => {
     const source = domainParam(call.param('source'));
@@ -815,9 +1013,7 @@ function domainEndpoints(store: Store) {
       if (domain === store.defaultDomain) {
         halt(400, 'InvalidArgument', 'Can not remove domain', `${domain} is autodetected and cannot be removed`);
       }
-      if (store.domains.delete(domain)) {
-        store.mappings = store.mappings.filter((entry) => entry.source !== domain);
-      }
+      if (store.domains.delete(domain)) removeSource(store, domain);
       return empty();
     },
     listAliases: (call: Call) => {
@@ -873,12 +1069,12 @@ function userEndpoints(store: Store, tasks: TaskManager) {
         if (conflict !== undefined) halt(409, 'WrongState', conflict, conflict);
       }
       assertValidUser(username);
-      store.users.set(username.name, passwordHash(password));
+      putUser(store, username, passwordHash(password));
       return empty();
     },
     /** 204 whether or not the user existed; mailboxes, mappings and quotas stay. */
     remove: (call: Call) => {
-      store.users.delete(usernameParam(call.param('user')).name);
+      deleteUser(store, usernameParam(call.param('user')));
       return empty();
     },
     verify: (call: Call) => {
@@ -1116,9 +1312,9 @@ function quotaEndpoints(store: Store) {
         if (error instanceof InvalidName) invalidArguments(error.message);
         throw error;
       }
-      const matching = [...store.users.keys()]
+      const usernames = domain === undefined ? store.users.keys() : store.usersByDomain.get(domain) ?? [];
+      const matching = [...usernames]
         .sort()
-        .filter((username) => domain === undefined || username.endsWith(`@${domain}`))
         .map((username) => ({ username, detail: userDetail(username) }))
         .filter(({ detail }) => (min === undefined || detail.occupation.ratio.max >= min)
           && (max === undefined || detail.occupation.ratio.max <= max));
@@ -1132,14 +1328,11 @@ function addressEndpoints(store: Store) {
     allMappings: () => json(allMappings(store)),
     userMappings: (call: Call) => json(storedMappings(store, usernameParam(call.param('user').toLowerCase()).name)),
 
-    aliasDestinations: () => json([
-      ...new Set(store.mappings.filter((entry) => entry.type === 'Alias').map((entry) => entry.value)),
-    ].sort()),
+    aliasDestinations: () => json([...store.mappings.sourcesByValue.get('Alias')?.keys() ?? []].sort()),
     aliasesOf: (call: Call) => {
       const destination = addressParam(call.param('user'), 'alias');
-      const sources = store.mappings
-        .filter((entry) => entry.type === 'Alias' && entry.value === destination)
-        .map((entry) => entry.source)
+      const sources = sourcesMappingTo(store, 'Alias', destination)
+        .flatMap((source) => Array.from(copiesOfMapping(store, source, 'Alias', destination) ?? [], () => source))
         .sort();
       return json(sources.map((source) => ({ source })));
     },
@@ -1161,9 +1354,9 @@ function addressEndpoints(store: Store) {
     forwardSources: () => json(sourcesWithType(store, 'Forward')),
     forwardsOf: (call: Call) => {
       const base = sourceOf(addressParam(call.param('user'), 'base forward'));
-      const targets = storedMappings(store, base).filter((mapping) => mapping.type === 'Forward');
+      const targets = storedValues(store, base, 'Forward');
       if (targets.length === 0) halt(404, 'InvalidArgument', 'The forward does not exist');
-      return json(targets.map((mapping) => mapping.mapping).sort().map((mailAddress) => ({ mailAddress })));
+      return json(targets.map((mailAddress) => ({ mailAddress })));
     },
     forwardWithoutTarget: () => halt(400, 'InvalidArgument', 'A destination address needs to be specified in the path'),
     addForward: (call: Call) => {
@@ -1182,9 +1375,9 @@ function addressEndpoints(store: Store) {
     groups: () => json(sourcesWithType(store, 'Group')),
     membersOf: (call: Call) => {
       const group = sourceOf(addressParam(call.param('group'), 'group'));
-      const members = storedMappings(store, group).filter((mapping) => mapping.type === 'Group');
+      const members = storedValues(store, group, 'Group');
       if (members.length === 0) halt(404, 'InvalidArgument', 'The group does not exist');
-      return json(members.map((mapping) => mapping.mapping).sort());
+      return json(members);
     },
     /** GroupsRoutes answers a bare 400 (no body) to PUT/DELETE on the group itself. */
     groupWithoutMember: () => ({ status: 400, headers: JSON_CONTENT }),
@@ -1475,6 +1668,7 @@ export async function startJamesEmulator(options: JamesEmulatorOptions = {}): Pr
     get requestLog() { return emulator.requestLog; },
     close: () => emulator.close(),
     get state() { return stateView(store); },
+    get entriesVisited() { return store.meter.visited; },
     deliverMessage(username, mailboxName, sizeBytes) {
       const mailbox = createMailbox(store, parseUsername(username).name, mailboxName);
       mailbox.messageCount += 1;

@@ -539,6 +539,75 @@ describe('James emulator: address mappings', () => {
   });
 });
 
+describe('James emulator: cost of a request', () => {
+  // Counted with the emulator's meter (entries of its store iterated over), never timed: the benchmarks time.
+  it('answers about one user at the same cost whatever the number of other users and mappings', async () => {
+    const { call, emulator } = await james();
+    await call('PUT', '/domains/probe.test');
+    await call('PUT', '/domains/bulk.test');
+    const ok = async (method: string, path: string, status = 204, body?: unknown): Promise<unknown> => {
+      const answer = await call(method, path, body === undefined ? {} : { body });
+      expect(answer.status, `${method} ${path}`).toBe(status);
+      return answer.body;
+    };
+    /** Users in bulk.test, each with an alias and in one big group. */
+    const addBulkUsers = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i += 1) {
+        await ok('PUT', `/users/user${i}@bulk.test`, 204, { password: 'secret' });
+        await ok('PUT', `/address/aliases/user${i}@bulk.test/sources/alias${i}@bulk.test`);
+        await ok('PUT', `/address/groups/all@bulk.test/user${i}@bulk.test`);
+      }
+    };
+    /** What applying and observing one user costs: every per-user call, then back to the state before. */
+    const probe = async (i: number): Promise<number> => {
+      const before = emulator.entriesVisited;
+      const [user, other] = [`p${i}@probe.test`, `q${i}@probe.test`];
+      await ok('PUT', `/users/${user}`, 204, { password: 'secret' });
+      await ok('PUT', `/users/${other}`, 204, { password: 'secret' });
+      await ok('HEAD', `/users/${user}`, 200);
+      await ok('PUT', `/users/${user}/mailboxes/INBOX.work`);
+      await ok('GET', `/users/${user}/mailboxes`, 200);
+      await ok('PUT', `/quota/users/${user}`, 204, { count: 10, size: 1000 });
+      await ok('GET', `/quota/users/${user}`, 200);
+      expect(await ok('GET', '/quota/users?domain=probe.test', 200)).toHaveLength(2);
+      await ok('PUT', `/address/aliases/${user}/sources/a${i}@probe.test`);
+      expect(await ok('GET', `/address/aliases/${user}`, 200)).toEqual([{ source: `a${i}@probe.test` }]);
+      await ok('PUT', `/address/groups/team${i}@probe.test/${user}`);
+      await ok('PUT', `/address/groups/all@bulk.test/${user}`);
+      expect(await ok('GET', `/address/groups/team${i}@probe.test`, 200)).toEqual([user]);
+      await ok('PUT', `/address/forwards/${user}/targets/ext@else.net`);
+      expect(await ok('GET', `/mappings/user/${user}`, 200)).toEqual([{ type: 'Forward', mapping: 'ext@else.net' }]);
+      await ok('PUT', `/domains/alias${i}.test`);
+      await ok('PUT', `/domains/probe.test/aliases/alias${i}.test`);
+      expect(await ok('GET', '/domains/probe.test/aliases', 200)).toEqual([{ source: `alias${i}.test` }]);
+      await ok('DELETE', `/domains/alias${i}.test`);
+      const renamed = await call('POST', `/users/${user}/rename/${other}?action=rename`);
+      expect(renamed.status).toBe(201);
+      expect(await ok('GET', `/tasks/${(renamed.body as { taskId: string }).taskId}/await`, 200)).toMatchObject({ status: 'completed' });
+      expect(await ok('GET', `/address/forwards/${other}`, 200)).toEqual([{ mailAddress: 'ext@else.net' }]);
+      await ok('DELETE', `/address/forwards/${user}/targets/${other}`);
+      await ok('DELETE', `/address/forwards/${other}/targets/ext@else.net`);
+      await ok('DELETE', `/address/groups/all@bulk.test/${user}`);
+      await ok('DELETE', `/address/groups/team${i}@probe.test/${user}`);
+      await ok('DELETE', `/address/aliases/${user}/sources/a${i}@probe.test`);
+      await ok('DELETE', `/users/${user}`);
+      await ok('DELETE', `/users/${other}`);
+      return emulator.entriesVisited - before;
+    };
+
+    await addBulkUsers(0, 3);
+    const small = await probe(0);
+    await addBulkUsers(3, 300);
+    const large = await probe(1);
+    expect(small).toBeGreaterThan(0);
+    expect(large).toBe(small);
+    // The meter does see the store: listing every mapping visits every source.
+    const before = emulator.entriesVisited;
+    expect(Object.keys((await call('GET', '/mappings')).body as object)).toHaveLength(301);
+    expect(emulator.entriesVisited - before).toBeGreaterThanOrEqual(301);
+  });
+});
+
 describe('James emulator: authentication', () => {
   async function jwtSetup() {
     const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
