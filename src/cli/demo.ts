@@ -9,7 +9,7 @@ import { Session } from '../engine/session.ts';
 import { loadConfigFromPaths } from '../load/index.ts';
 import type { SecretRef } from '../model/config.ts';
 import { Sensitive } from '../model/sensitive.ts';
-import { summarize } from '../plan/index.ts';
+import { hasChanges, summarize } from '../plan/index.ts';
 import { countResults, renderApplySummary, renderPlanText, renderResultLine } from '../render/text.ts';
 import type { SecretResolver } from '../secrets/file-secrets.ts';
 import { MemoryRecordStore } from '../state/records.ts';
@@ -75,9 +75,10 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
       out(style.bold('What happened'));
       out(`- The first plan observed the emulator with ${first.backends.reduce((n, b) => n + b.requests, 0)} requests (list calls: domains, users, mappings, quotas) and planned ${plural(planned.create, 'creation')}, ${plural(planned.update, 'update')} and ${plural(planned.delete, 'deletion')}.`);
       out(`- apply made ${counts.applied} changes (${counts.failed} failed, ${counts.skipped} skipped) with ${applyRequests} requests; passwords were sent once and only their keyed fingerprints were kept.`);
-      out(`- The second plan observed the same server with ${observeRequests} requests and found ${plural(summarize(second).create + summarize(second).update + summarize(second).delete, 'change')} to make.`);
+      const remaining = summarize(second);
+      out(`- The second plan observed the same server with ${observeRequests} requests and found ${plural(remaining.create + remaining.update + remaining.delete, 'change')} to make.`);
       out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, then npx mailops plan -f examples/ (see README.md).`);
-      return counts.failed + counts.skipped === 0 && !summaryHasChanges(second) ? EXIT_OK : EXIT_ERROR;
+      return counts.failed + counts.skipped === 0 && !hasChanges(second) ? EXIT_OK : EXIT_ERROR;
     } finally {
       await session.close();
     }
@@ -86,11 +87,6 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   } finally {
     await emulator.close();
   }
-}
-
-function summaryHasChanges(plan: Parameters<typeof summarize>[0]): boolean {
-  const s = summarize(plan);
-  return s.create + s.update + s.delete > 0;
 }
 
 function plural(n: number, word: string): string {

@@ -11,7 +11,7 @@ import { fingerprinter } from '../state/fingerprint.ts';
 import { backendKey, type RecordStore } from '../state/records.ts';
 import type { BackendAdapter } from './adapter.ts';
 import { applyPlan, type ApplyOptions, type ApplyReport } from './apply.ts';
-import { observeBackends, type Connections } from './observe.ts';
+import { observeBackends } from './observe.ts';
 import { resolveSecrets, type ResolvedSecrets } from './prepare.ts';
 
 export type AdapterFactory = (backend: BackendDecl, credentials: BackendCredentials, log: Logger) => BackendAdapter;
@@ -53,10 +53,6 @@ export class Session {
       }
     }
     return new Session(options, secrets, connections);
-  }
-
-  get connections(): Connections {
-    return this.#connections;
   }
 
   /** Observes every backend (in bulk, concurrently) and plans the changes. */

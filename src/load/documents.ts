@@ -85,9 +85,3 @@ function locateIn(
   }
   return found;
 }
-
-/** A document built in memory (tests, the demo, Kubernetes objects): positions point at the object. */
-export function inMemoryDocument(file: string, value: unknown, index = 0): SourceDocument {
-  const position: SourcePosition = { file, line: 1, column: 1 };
-  return { file, index, value, locate: () => position };
-}

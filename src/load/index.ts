@@ -10,7 +10,7 @@ import { InvalidConfigError, formatFieldPath, type ConfigError, type FieldPath }
 import { checkAgainstSchema } from './schema-check.ts';
 
 export { InvalidConfigError, formatConfigError, type ConfigError } from './errors.ts';
-export { inMemoryDocument, parseYamlFile, type SourceDocument } from './documents.ts';
+export { parseYamlFile, type SourceDocument } from './documents.ts';
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 

@@ -2,7 +2,7 @@
 // `~` update with old → new per field, `-` delete, `±` an address change with a data move,
 // secrets as (sensitive), one closing summary line.
 import { describeObject } from '../model/config.ts';
-import { summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
+import { hasChanges, summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
 import type { NotApplicable } from '../plan/state.ts';
 import { SENSITIVE_PLACEHOLDER } from '../model/sensitive.ts';
 import type { ApplyReport, ChangeResult } from '../engine/apply.ts';
@@ -54,7 +54,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   }
   const observed = plan.backends.filter((b) => !b.error);
   const summary = summarize(plan);
-  if (summary.create + summary.update + summary.delete === 0) {
+  if (!hasChanges(plan)) {
     if (plan.backends.length === 0) lines.push(style.dim('No MailBackend is declared: there is nothing to manage.'));
     lines.push(observed.length > 0 || plan.backends.length === 0 ? 'No changes.' : 'No backend could be observed.');
   } else {

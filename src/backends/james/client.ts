@@ -173,15 +173,8 @@ export class JamesClient {
     if (response.status === 408) return null;
     return this.#parse(response, request, isTaskReport);
   }
-  getTask(taskId: string): Promise<JamesTaskReport> {
-    return this.#json({ method: 'GET', path: `/tasks/${segment(taskId)}` }, isTaskReport);
-  }
   async cancelTask(taskId: string): Promise<void> {
     await this.#ok({ method: 'DELETE', path: `/tasks/${segment(taskId)}` }, { notFoundIsOk: true });
-  }
-
-  async healthcheck(): Promise<HttpResponse> {
-    return this.#send({ method: 'GET', path: '/healthcheck' });
   }
 
   close(): Promise<void> {
