@@ -1,7 +1,6 @@
 // Schema-valid objects → a Config, checking what a schema cannot: duplicates across files,
 // references between objects, addresses declared twice, aliases that loop. Pure.
 import {
-  NO_QUOTA,
   describeObject,
   objectKey,
   type AliasDecl,
@@ -141,8 +140,8 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     }
   }
 
-  const resolveQuota = (item: Located<unknown>, spec: QuotaSpec | undefined, path: FieldPath): QuotaLimits => {
-    if (!spec) return NO_QUOTA;
+  const resolveQuota = (item: Located<unknown>, spec: QuotaSpec | undefined, path: FieldPath): QuotaLimits | null => {
+    if (!spec) return null;
     if (spec.policyRef) {
       if (spec.storage !== undefined || spec.messages !== undefined) {
         report(item, [...path, 'policyRef'], 'set either policyRef or storage/messages, not both');
@@ -150,7 +149,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       const policy = policies.get(`${item.ref.namespace}/${spec.policyRef.name}`);
       if (!policy) {
         report(item, [...path, 'policyRef', 'name'], `refers to QuotaPolicy "${spec.policyRef.name}", which is not declared in namespace "${item.ref.namespace}"`);
-        return NO_QUOTA;
+        return null;
       }
       return policy;
     }
@@ -172,7 +171,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       ref: item.ref,
       domain,
       backendIds: resolveBackendRefs(item, spec.backendRefs, ['spec', 'backendRefs']),
-      aliasDomains: [] as string[],
+      aliasDomains: spec.aliasDomains ? ([] as string[]) : null,
       defaultQuota: resolveQuota(item, spec.defaultQuota, ['spec', 'defaultQuota']),
       prune: {
         enabled: spec.prune?.enabled ?? false,
@@ -195,10 +194,10 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       else if (owner) report(item, path, `${alias} is already an alias domain of ${owner.domain} (${formatPosition(owner.ref.source)})`);
       else {
         aliasDomainOwner.set(alias, decl);
-        decl.aliasDomains.push(alias);
+        decl.aliasDomains!.push(alias);
       }
     });
-    decl.aliasDomains.sort();
+    decl.aliasDomains?.sort();
   }
 
   /** The MailDomain an address belongs to, reporting why when there is none. */
@@ -251,7 +250,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     const address = normalizeAddress(spec.address);
     const domain = domainFor(item, address, ['spec', 'address'], 'the address');
     if (!claim(item, address, ['spec', 'address'], 'the address')) continue;
-    const extraAddresses: string[] = [];
+    const extraAddresses: string[] | null = spec.extraAddresses ? [] : null;
     (spec.extraAddresses ?? []).forEach((raw, i) => {
       const extra = normalizeAddress(raw);
       const path = ['spec', 'extraAddresses', i];
@@ -259,7 +258,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       const extraDomain = domainOf(extra);
       const servedBy = domains.get(extraDomain) ?? aliasDomainOwner.get(extraDomain);
       if (!servedBy) return report(item, path, `${extra} is in domain ${extraDomain}, which no MailDomain declares (an extra address must be in a managed domain)`);
-      if (claim(item, extra, path, 'an extra address')) extraAddresses.push(extra);
+      if (claim(item, extra, path, 'an extra address')) extraAddresses!.push(extra);
     });
     let forwarding: UserDecl['forwarding'] = null;
     if (spec.forwarding) {
@@ -275,7 +274,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     }
     if (!domain) continue;
     const backendIds = narrow(item, spec.backendRefs, domain);
-    for (const extra of extraAddresses) {
+    for (const extra of extraAddresses ?? []) {
       const servedBy = domains.get(domainOf(extra)) ?? aliasDomainOwner.get(domainOf(extra))!;
       const missing = backendIds.filter((id) => !servedBy.backendIds.includes(id));
       if (missing.length > 0) {
@@ -294,9 +293,9 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       domain: domain.domain,
       displayName: spec.displayName ?? null,
       password,
-      extraAddresses: extraAddresses.sort(),
+      extraAddresses: extraAddresses?.sort() ?? null,
       forwarding,
-      disabled: spec.disabled ?? false,
+      disabled: spec.disabled ?? null,
       quota: resolveQuota(item, spec.quota, ['spec', 'quota']),
       backendIds,
     });
@@ -375,7 +374,7 @@ function findLoops(users: UserDecl[], aliases: AliasDecl[]): string[][] {
   const add = (from: string, to: string) => edges.set(from, [...(edges.get(from) ?? []), to]);
   for (const alias of aliases) for (const member of alias.members) add(alias.address, member);
   for (const user of users) {
-    for (const extra of user.extraAddresses) add(extra, user.address);
+    for (const extra of user.extraAddresses ?? []) add(extra, user.address);
     for (const target of user.forwarding?.to ?? []) add(user.address, target);
   }
   const loops = new Map<string, string[]>();

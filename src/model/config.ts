@@ -64,12 +64,17 @@ export interface BackendDecl {
   insecureSkipTLSVerify: boolean;
 }
 
+// Ownership: a field a manifest leaves unset is null here and is not managed (observed, shown with
+// `plan -v`, never changed); a field it sets is owned whole (`extraAddresses: []` means "none").
+
 export interface DomainDecl {
   ref: ObjectRef;
   domain: string;
   backendIds: string[];
-  aliasDomains: string[];
-  defaultQuota: QuotaLimits;
+  /** null: not managed. */
+  aliasDomains: string[] | null;
+  /** null: the domain level is not managed; otherwise owned whole (an unset limit inherits). */
+  defaultQuota: QuotaLimits | null;
   prune: { enabled: boolean; maxUserDeletionPercent: number };
 }
 
@@ -77,13 +82,14 @@ export interface UserDecl {
   ref: ObjectRef;
   address: string;
   domain: string;
+  /** null (for this and every field below): not managed. */
   displayName: string | null;
   password: SecretRef;
-  extraAddresses: string[];
+  extraAddresses: string[] | null;
   forwarding: { to: string[]; keepCopy: boolean } | null;
-  disabled: boolean;
+  disabled: boolean | null;
   /** The user's own limits (inline or from its policyRef), before domain and global defaults. */
-  quota: QuotaLimits;
+  quota: QuotaLimits | null;
   backendIds: string[];
 }
 
@@ -113,12 +119,12 @@ export interface Config {
 
 /**
  * Precedence of quota limits, per field: the user's own quota (inline or its policyRef), then
- * its domain's defaultQuota, then the globalDefault QuotaPolicy. What is still unset is left to the
- * backend's own configuration.
+ * its domain's defaultQuota, then the globalDefault QuotaPolicy. A limit that no level declares is
+ * null: left to the backend (not managed).
  */
-export function effectiveQuota(user: QuotaLimits, domain: QuotaLimits, global: QuotaLimits | null): QuotaLimits {
+export function effectiveQuota(user: QuotaLimits | null, domain: QuotaLimits | null, global: QuotaLimits | null): QuotaLimits {
   return {
-    storage: user.storage ?? domain.storage ?? global?.storage ?? null,
-    messages: user.messages ?? domain.messages ?? global?.messages ?? null,
+    storage: user?.storage ?? domain?.storage ?? global?.storage ?? null,
+    messages: user?.messages ?? domain?.messages ?? global?.messages ?? null,
   };
 }

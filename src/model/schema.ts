@@ -114,7 +114,7 @@ const QuotaSpecOf = (description: string) =>
       ],
     },
   );
-export const QuotaSpec = QuotaSpecOf('Quota of this user.');
+export const QuotaSpec = QuotaSpecOf('Quota of this user; a limit it leaves unset comes from the domain default, then the global default. Unset: the user level is not managed.');
 export type QuotaSpec = Static<typeof QuotaSpec>;
 
 export const ObjectMeta = Type.Object(
@@ -239,10 +239,10 @@ export const MailDomainSpec = Type.Object(
       Type.Array(DomainName('A domain name.'), {
         maxItems: 100,
         ...listSet,
-        description: 'Other domains whose mail is delivered to the same local parts of this domain.',
+        description: 'Other domains whose mail is delivered to the same local parts of this domain; [] removes every other. Unset: not managed (what the server has is kept).',
       }),
     ),
-    defaultQuota: Type.Optional(QuotaSpecOf('Quota for users of this domain that set none of their own.')),
+    defaultQuota: Type.Optional(QuotaSpecOf('Quota for users of this domain that set none of their own. Unset: the domain level is not managed.')),
     prune: Type.Optional(
       Type.Object(
         {
@@ -271,24 +271,24 @@ export const MailDomainSpec = Type.Object(
 export const MailUserSpec = Type.Object(
   {
     address: MailAddress('The primary mail address and login of the user.'),
-    displayName: Type.Optional(Type.String({ maxLength: 256, description: 'Full name shown to others.' })),
+    displayName: Type.Optional(Type.String({ maxLength: 256, description: 'Full name shown to others. Unset: not managed (what the server has is kept).' })),
     passwordSecretRef: SecretKeySelector,
     extraAddresses: Type.Optional(
-      AddressList('More addresses that deliver to this mailbox (per-user aliases).'),
+      AddressList('More addresses that deliver to this mailbox (per-user aliases); [] removes every other. Unset: not managed (what the server has is kept).'),
     ),
     forwarding: Type.Optional(
       Type.Object(
         {
-          to: AddressList('Addresses that receive a copy of every message.', 1),
+          to: AddressList('Addresses that receive a copy of every message; [] removes every forward.'),
           keepCopy: Type.Optional(
             Type.Boolean({ default: false, description: 'Also keep the message in this mailbox.' }),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Forwarding, owned whole when set. Unset: not managed (what the server has is kept).' },
       ),
     ),
     disabled: Type.Optional(
-      Type.Boolean({ default: false, description: 'Keep the account but refuse logins and delivery.' }),
+      Type.Boolean({ description: 'Keep the account but refuse logins and delivery. Unset: not managed (what the server has is kept).' }),
     ),
     quota: Type.Optional(QuotaSpec),
     backendRefs: Type.Optional(

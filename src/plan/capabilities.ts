@@ -2,7 +2,11 @@
 // only declares its capabilities and every unsupported field shows up as "not applicable".
 
 export interface Capabilities {
-  /** Has a list of mail domains to create (an archive like MailStore has none). */
+  /**
+   * Has a list of mail domains to create. An archive like MailStore has none: its users are
+   * planned all the same, and the domain-level fields (aliasDomains, defaultQuota, prune) are
+   * shown as not applicable.
+   */
   domains: boolean;
   aliasDomains: boolean;
   displayName: boolean;
@@ -20,7 +24,18 @@ export interface Capabilities {
     domainDefault: boolean;
     /** Server-wide limits; without it the global default is folded into each user. */
     global: boolean;
+    /**
+     * The backend stores storage limits in multiples of this many bytes (iRedAdmin-Pro and
+     * Open-Xchange: megabytes, 1 MiB). A declared limit is rounded **up** to it, so that a user
+     * never gets less than declared and the stored value never shows as a lasting difference.
+     */
+    storageUnit: number;
   };
   /** How an address change keeps the mailbox: a backend task that moves data, a rename call, or not at all. */
   rename: 'task' | 'call' | 'none';
+}
+
+/** A storage limit in bytes as the backend will store it (see `storageUnit`). */
+export function roundStorage(bytes: number, unit: number): number {
+  return unit <= 1 ? bytes : Math.ceil(bytes / unit) * unit;
 }

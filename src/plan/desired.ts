@@ -1,9 +1,10 @@
-// Config → the desired state of one backend, in the shape the backend can hold. Fields the
-// backend cannot represent are set aside as "not applicable" (and shown in the plan); quota
-// levels the backend lacks are folded into each user. Pure.
-import { NO_QUOTA, effectiveQuota, objectKey, type Config, type QuotaLimits } from '../model/config.ts';
+// Config → the desired state of one backend, in the shape the backend can hold. Only what the
+// configuration declares is in it (the ownership rule, see state.ts). Fields the backend cannot
+// represent are set aside as "not applicable" (and shown in the plan); quota levels the backend
+// lacks are folded into each user. Pure.
+import { effectiveQuota, objectKey, type Config, type DomainDecl, type ObjectRef, type QuotaLimits } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
-import type { Capabilities } from './capabilities.ts';
+import { roundStorage, type Capabilities } from './capabilities.ts';
 import type { DesiredBackendState, DesiredUser, NotApplicable } from './state.ts';
 
 export interface UserPassword {
@@ -11,7 +12,10 @@ export interface UserPassword {
   fingerprint: string;
 }
 
-/** Passwords by the MailUser's objectKey, resolved by the caller (secrets are I/O). */
+/**
+ * Passwords by the MailUser's objectKey, resolved by the caller (secrets are I/O). A user that is
+ * missing here is still declared (never pruned) but nothing is planned for it.
+ */
 export type PasswordsByUser = ReadonlyMap<string, UserPassword>;
 
 export function desiredStateFor(
@@ -28,90 +32,114 @@ export function desiredStateFor(
     globalQuota: null,
     notApplicable: [],
   };
-  const notApplicable = (entry: Omit<NotApplicable, 'reason'>) =>
-    desired.notApplicable.push({ ...entry, reason: `${backendType} cannot represent ${entry.field}` });
+  const notApplicable = (resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string, value: unknown) =>
+    desired.notApplicable.push({ resource, key, owner, field, value, reason: `${backendType} cannot represent ${field}` });
 
-  const domains = config.domains.filter((d) => d.backendIds.includes(backendId));
-  const domainDefaults = new Map<string, QuotaLimits>();
-  const global = config.globalQuota?.limits ?? null;
-
-  const quotaFor = (owned: QuotaLimits, resource: NotApplicable['resource'], key: string, owner: NotApplicable['owner'], field: string) => {
-    const limits = { ...owned };
-    if (!capabilities.quota.storage && limits.storage !== null) {
-      notApplicable({ resource, key, owner, field: `${field}.storage`, value: limits.storage });
-      limits.storage = null;
+  /** Limits as this backend can hold them: unsupported ones dropped (and reported), storage rounded. */
+  const representable = (limits: Partial<QuotaLimits>, resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string) => {
+    const result: Partial<QuotaLimits> = {};
+    if (limits.storage !== undefined) {
+      if (capabilities.quota.storage) {
+        result.storage = typeof limits.storage === 'number' ? roundStorage(limits.storage, capabilities.quota.storageUnit) : limits.storage;
+      } else if (limits.storage !== null) {
+        notApplicable(resource, key, owner, `${field}.storage`, limits.storage);
+      }
     }
-    if (!capabilities.quota.messages && limits.messages !== null) {
-      notApplicable({ resource, key, owner, field: `${field}.messages`, value: limits.messages });
-      limits.messages = null;
+    if (limits.messages !== undefined) {
+      if (capabilities.quota.messages) result.messages = limits.messages;
+      else if (limits.messages !== null) notApplicable(resource, key, owner, `${field}.messages`, limits.messages);
     }
-    return limits;
+    return result;
   };
 
-  for (const domain of domains) {
-    domainDefaults.set(domain.domain, domain.defaultQuota);
-    if (!capabilities.domains) continue;
-    const aliasDomains = capabilities.aliasDomains ? domain.aliasDomains : [];
-    if (!capabilities.aliasDomains && domain.aliasDomains.length > 0) {
-      notApplicable({ resource: 'domain', key: domain.domain, owner: domain.ref, field: 'aliasDomains', value: domain.aliasDomains });
+  const domains = new Map<string, DomainDecl>();
+  for (const domain of config.domains) {
+    if (!domain.backendIds.includes(backendId)) continue;
+    domains.set(domain.domain, domain);
+    const na = (field: string, value: unknown) => notApplicable('domain', domain.domain, domain.ref, field, value);
+    if (!capabilities.domains) {
+      if (domain.aliasDomains?.length) na('aliasDomains', domain.aliasDomains);
+      if (domain.prune.enabled) na('prune', domain.prune);
+      continue;
     }
+    if (domain.aliasDomains?.length && !capabilities.aliasDomains) na('aliasDomains', domain.aliasDomains);
+    const defaultQuota =
+      domain.defaultQuota && capabilities.quota.domainDefault
+        ? representable(domain.defaultQuota, 'domain', domain.domain, domain.ref, 'defaultQuota')
+        : undefined;
     desired.domains.set(domain.domain, {
       name: domain.domain,
-      aliasDomains,
-      defaultQuota: capabilities.quota.domainDefault
-        ? quotaFor(domain.defaultQuota, 'domain', domain.domain, domain.ref, 'defaultQuota')
-        : NO_QUOTA,
       owner: domain.ref,
       prune: domain.prune,
+      ...(domain.aliasDomains && capabilities.aliasDomains ? { aliasDomains: domain.aliasDomains } : {}),
+      // The domain level is owned whole: a limit it leaves out is unset there.
+      ...(defaultQuota ? { defaultQuota: { storage: defaultQuota.storage ?? null, messages: defaultQuota.messages ?? null } } : {}),
     });
   }
 
-  if (config.globalQuota && capabilities.quota.global) {
-    desired.globalQuota = {
-      owner: config.globalQuota.ref,
-      limits: quotaFor(config.globalQuota.limits, 'globalQuota', 'global', config.globalQuota.ref, 'limits'),
-    };
+  const global = config.globalQuota;
+  if (global && capabilities.quota.global) {
+    const limits = representable(global.limits, 'globalQuota', 'global', global.ref, 'limits');
+    desired.globalQuota = { owner: global.ref, limits: { storage: limits.storage ?? null, messages: limits.messages ?? null } };
   }
 
   for (const user of config.users) {
     if (!user.backendIds.includes(backendId)) continue;
-    const password = passwords.get(objectKey(user.ref));
-    if (!password) throw new Error(`no password resolved for ${objectKey(user.ref)}`);
     const key = user.address;
-    const na = (field: string, value: unknown) => notApplicable({ resource: 'user', key, owner: user.ref, field, value });
+    const na = (field: string, value: unknown) => notApplicable('user', key, user.ref, field, value);
+    const password = passwords.get(objectKey(user.ref));
 
-    // Where the backend has no domain or global level, the user carries the effective limits.
-    const owned = effectiveQuota(
-      user.quota,
-      capabilities.quota.domainDefault ? NO_QUOTA : (domainDefaults.get(user.domain) ?? NO_QUOTA),
-      capabilities.quota.global ? null : global,
-    );
-    if (user.displayName !== null && !capabilities.displayName) na('displayName', user.displayName);
-    if (user.disabled && !capabilities.disableUser) na('disabled', true);
-    if (user.extraAddresses.length > 0 && !capabilities.extraAddresses) na('extraAddresses', user.extraAddresses);
-    if (user.forwarding && !capabilities.forwarding) na('forwarding', user.forwarding.to);
-    if (user.forwarding?.keepCopy && capabilities.forwarding && !capabilities.keepCopy) na('forwarding.keepCopy', true);
+    // With levels, the user level is owned whole when declared (an unset limit inherits). Without
+    // them, the user carries the effective limits, and a limit no level declares is left alone.
+    let quota: Partial<QuotaLimits> = {};
+    if (capabilities.quota.domainDefault && capabilities.quota.global) {
+      if (user.quota) quota = { ...user.quota };
+    } else {
+      const effective = effectiveQuota(
+        user.quota,
+        capabilities.quota.domainDefault ? null : (domains.get(user.domain)?.defaultQuota ?? null),
+        capabilities.quota.global ? null : (global?.limits ?? null),
+      );
+      if (effective.storage !== null) quota.storage = effective.storage;
+      if (effective.messages !== null) quota.messages = effective.messages;
+    }
 
     const desiredUser: DesiredUser = {
       address: user.address,
-      displayName: capabilities.displayName ? user.displayName : null,
-      disabled: capabilities.disableUser ? user.disabled : false,
-      extraAddresses: capabilities.extraAddresses ? user.extraAddresses : [],
-      forwards: capabilities.forwarding ? (user.forwarding?.to ?? []) : [],
-      keepCopy: capabilities.forwarding && capabilities.keepCopy ? (user.forwarding?.keepCopy ?? false) : false,
-      quota: quotaFor(owned, 'user', key, user.ref, 'quota'),
       owner: user.ref,
       domain: user.domain,
-      password: password.secret,
-      passwordFingerprint: password.fingerprint,
+      password: password?.secret ?? null,
+      passwordFingerprint: password?.fingerprint ?? null,
+      quota: representable(quota, 'user', key, user.ref, 'quota'),
     };
+    if (user.displayName !== null) {
+      if (capabilities.displayName) desiredUser.displayName = user.displayName;
+      else na('displayName', user.displayName);
+    }
+    if (user.disabled !== null) {
+      if (capabilities.disableUser) desiredUser.disabled = user.disabled;
+      else if (user.disabled) na('disabled', true);
+    }
+    if (user.extraAddresses !== null) {
+      if (capabilities.extraAddresses) desiredUser.extraAddresses = user.extraAddresses;
+      else if (user.extraAddresses.length > 0) na('extraAddresses', user.extraAddresses);
+    }
+    if (user.forwarding !== null) {
+      if (capabilities.forwarding) {
+        desiredUser.forwards = user.forwarding.to;
+        desiredUser.keepCopy = capabilities.keepCopy && user.forwarding.keepCopy;
+        if (user.forwarding.keepCopy && !capabilities.keepCopy) na('forwarding.keepCopy', true);
+      } else if (user.forwarding.to.length > 0) {
+        na('forwarding', user.forwarding.to);
+      }
+    }
     desired.users.set(key, desiredUser);
   }
 
   for (const alias of config.aliases) {
     if (!alias.backendIds.includes(backendId)) continue;
     if (!capabilities.groups) {
-      notApplicable({ resource: 'group', key: alias.address, owner: alias.ref, field: 'members', value: alias.members });
+      notApplicable('group', alias.address, alias.ref, 'members', alias.members);
       continue;
     }
     desired.groups.set(alias.address, { address: alias.address, members: alias.members, owner: alias.ref, domain: alias.domain });

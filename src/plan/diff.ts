@@ -2,20 +2,24 @@
 //
 // Order: domains, then users, then aliases, then the global quota; deletes afterwards in the
 // reverse order (aliases, users, domains). Ownership: only what the configuration declares is
-// created or changed, and only a MailDomain with prune enabled lets undeclared users and aliases
-// of that domain be deleted — never anything in a domain the configuration does not declare.
-import { describeObject, objectKey, type QuotaLimits } from '../model/config.ts';
+// created or changed, and of a declared object only the fields it sets (state.ts); only a
+// MailDomain with prune enabled lets undeclared users and aliases of that domain be deleted —
+// never anything in a domain the configuration does not declare.
+import { NO_QUOTA, describeObject, objectKey, type QuotaLimits } from '../model/config.ts';
 import { formatMessages, formatStorage } from '../model/quantity.ts';
 import type { Capabilities } from './capabilities.ts';
 import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, UserChange } from './plan.ts';
-import type {
-  AppliedRecord,
-  BackendState,
-  DesiredBackendState,
-  DesiredDomain,
-  DesiredUser,
-  DomainState,
-  UserState,
+import {
+  emptyUser,
+  type AppliedRecord,
+  type BackendState,
+  type DesiredBackendState,
+  type DesiredDomain,
+  type DesiredUser,
+  type DomainState,
+  type Unmanaged,
+  type UnmanagedField,
+  type UserState,
 } from './state.ts';
 
 export interface DiffInput {
@@ -30,6 +34,7 @@ export interface DiffInput {
 export interface DiffResult {
   changes: Change[];
   refusals: string[];
+  unmanaged: Unmanaged[];
 }
 
 const PHASE: Record<string, number> = {
@@ -49,6 +54,7 @@ const PHASE: Record<string, number> = {
 export function diffBackend(input: DiffInput): DiffResult {
   const { desired, observed, records, capabilities } = input;
   const changes: Change[] = [];
+  const unmanaged: Unmanaged[] = [];
   const domainCreates = new Set<string>();
 
   // --- domains
@@ -56,11 +62,13 @@ export function diffBackend(input: DiffInput): DiffResult {
     const have = observed.domains.get(want.name);
     if (!have) {
       domainCreates.add(want.name);
-      changes.push(domainChange('create', want, null, domainFields(null, want, capabilities)));
+      changes.push(domainChange('create', want, null, domainFields(null, want)));
       continue;
     }
-    const fields = domainFields(have, want, capabilities);
+    const fields = domainFields(have, want);
     if (fields.length > 0) changes.push(domainChange('update', want, have, fields));
+    const leftAlone = unmanagedDomainFields(have, want, capabilities);
+    if (leftAlone.length > 0) unmanaged.push({ resource: 'domain', key: want.name, owner: want.owner, fields: leftAlone });
   }
   const dependsOnDomain = (domain: string) => (domainCreates.has(domain) ? [`domain:${domain}`] : []);
 
@@ -70,13 +78,19 @@ export function diffBackend(input: DiffInput): DiffResult {
     const record = records.get(objectKey(want.owner));
     const have = observed.users.get(want.address);
     const previous = record && record.address !== want.address ? observed.users.get(record.address) : undefined;
+    // Keep the old address out of prune even when nothing can be planned for the user now.
+    if (previous && capabilities.rename !== 'none' && !desired.users.has(record!.address)) renamedFrom.add(previous.address);
+    if (have) {
+      const leftAlone = unmanagedUserFields(have, want, capabilities);
+      if (leftAlone.length > 0) unmanaged.push({ resource: 'user', key: want.address, owner: want.owner, fields: leftAlone });
+    }
+    if (want.password === null) continue; // its secret is missing: reported by the caller, nothing planned
 
-    if (previous && capabilities.rename !== 'none' && !desired.users.has(record!.address)) {
+    if (previous && renamedFrom.has(previous.address)) {
       // The same MailUser now has another address: keep its mailbox by moving it.
-      renamedFrom.add(previous.address);
       const fields: FieldChange[] = [
         { field: 'address', before: previous.address, after: want.address },
-        ...userFields(previous, want, null, capabilities).filter((f) => f.field !== 'password'),
+        ...userFields(previous, want, null).filter((f) => f.field !== 'password'),
         { field: 'password', sensitive: true },
       ];
       changes.push(
@@ -86,12 +100,12 @@ export function diffBackend(input: DiffInput): DiffResult {
     }
     if (!have) {
       changes.push(
-        change<UserChange>({ resource: 'user', action: 'create', key: want.address, owner: want.owner, before: null, after: want, fields: userFields(null, want, null, capabilities), dependsOn: dependsOnDomain(want.domain) }),
+        change<UserChange>({ resource: 'user', action: 'create', key: want.address, owner: want.owner, before: null, after: want, fields: userFields(null, want, null), dependsOn: dependsOnDomain(want.domain) }),
       );
       continue;
     }
     const recordedFingerprint = record?.address === want.address ? record.passwordFingerprint : null;
-    const fields = userFields(have, want, recordedFingerprint, capabilities);
+    const fields = userFields(have, want, recordedFingerprint);
     if (fields.length > 0) {
       changes.push(change<UserChange>({ resource: 'user', action: 'update', key: want.address, owner: want.owner, before: have, after: want, fields }));
     }
@@ -144,7 +158,7 @@ export function diffBackend(input: DiffInput): DiffResult {
     }
   }
 
-  return { changes: orderChanges(changes), refusals };
+  return { changes: orderChanges(changes), refusals, unmanaged };
 }
 
 /** One change; the id is derived from resource and key, so it is the same in every plan. */
@@ -161,21 +175,15 @@ function domainChange(action: 'create' | 'update', want: DesiredDomain, have: Do
   return change<DomainChange>({ resource: 'domain', action, key: want.name, owner: want.owner, before: have, after: want, fields });
 }
 
-function domainFields(have: DomainState | null, want: DesiredDomain, capabilities: Capabilities): FieldChange[] {
+function domainFields(have: DomainState | null, want: DesiredDomain): FieldChange[] {
   return [
-    ...setField('aliasDomains', have?.aliasDomains ?? [], want.aliasDomains),
-    ...(capabilities.quota.domainDefault
-      ? quotaFields('defaultQuota.', have?.defaultQuota ?? { storage: null, messages: null }, want.defaultQuota)
-      : []),
+    ...(want.aliasDomains ? setField('aliasDomains', have?.aliasDomains ?? [], want.aliasDomains) : []),
+    ...(want.defaultQuota ? quotaFields('defaultQuota.', have?.defaultQuota ?? NO_QUOTA, want.defaultQuota) : []),
   ];
 }
 
-function userFields(
-  have: UserState | null,
-  want: DesiredUser,
-  recordedFingerprint: string | null,
-  capabilities: Capabilities,
-): FieldChange[] {
+/** The declared fields of a user that differ from what the backend has (all of them for a new user). */
+function userFields(have: UserState | null, want: DesiredUser, recordedFingerprint: string | null): FieldChange[] {
   const fields: FieldChange[] = [];
   if (!have) {
     fields.push({ field: 'password', sensitive: true });
@@ -186,27 +194,31 @@ function userFields(
       ...(recordedFingerprint === null ? { note: 'not set by mailops before; it will be set once' } : {}),
     });
   }
-  if (capabilities.displayName && (have?.displayName ?? null) !== want.displayName) {
-    fields.push({ field: 'displayName', before: have?.displayName ?? null, after: want.displayName });
+  const current = have ?? emptyUser(want.address);
+  if (want.displayName !== undefined && current.displayName !== want.displayName) {
+    fields.push({ field: 'displayName', before: current.displayName, after: want.displayName });
   }
-  if (capabilities.disableUser && (have?.disabled ?? false) !== want.disabled) {
-    fields.push({ field: 'disabled', before: have?.disabled ?? false, after: want.disabled });
+  if (want.disabled !== undefined && current.disabled !== want.disabled) {
+    fields.push({ field: 'disabled', before: current.disabled, after: want.disabled });
   }
-  fields.push(...setField('extraAddresses', have?.extraAddresses ?? [], want.extraAddresses));
-  fields.push(...setField('forwarding.to', have?.forwards ?? [], want.forwards));
-  if ((have?.keepCopy ?? false) !== want.keepCopy && (want.forwards.length > 0 || have?.keepCopy)) {
-    fields.push({ field: 'forwarding.keepCopy', before: have?.keepCopy ?? false, after: want.keepCopy });
+  if (want.extraAddresses) fields.push(...setField('extraAddresses', current.extraAddresses, want.extraAddresses));
+  if (want.forwards) {
+    fields.push(...setField('forwarding.to', current.forwards, want.forwards));
+    // keepCopy means nothing without forwards: no difference to show when neither side forwards.
+    if (current.keepCopy !== want.keepCopy && (want.forwards.length > 0 || current.forwards.length > 0 || current.keepCopy)) {
+      fields.push({ field: 'forwarding.keepCopy', before: current.keepCopy, after: want.keepCopy });
+    }
   }
-  fields.push(...quotaFields('quota.', have?.quota ?? { storage: null, messages: null }, want.quota));
+  fields.push(...quotaFields('quota.', current.quota, want.quota));
   return fields;
 }
 
-function quotaFields(prefix: string, have: QuotaLimits, want: QuotaLimits): FieldChange[] {
+function quotaFields(prefix: string, have: QuotaLimits, want: Partial<QuotaLimits>): FieldChange[] {
   const fields: FieldChange[] = [];
-  if (have.storage !== want.storage) {
+  if (want.storage !== undefined && have.storage !== want.storage) {
     fields.push({ field: `${prefix}storage`, before: formatStorage(have.storage), after: formatStorage(want.storage) });
   }
-  if (have.messages !== want.messages) {
+  if (want.messages !== undefined && have.messages !== want.messages) {
     fields.push({ field: `${prefix}messages`, before: formatMessages(have.messages), after: formatMessages(want.messages) });
   }
   return fields;
@@ -219,4 +231,28 @@ function setField(field: string, have: readonly string[], want: readonly string[
   const removed = have.filter((x) => !wantSet.has(x));
   if (added.length === 0 && removed.length === 0) return [];
   return [{ field, before: [...have], after: [...want], added, removed }];
+}
+
+/** What the configuration leaves unset on a declared object that exists: observed, never changed. */
+function unmanagedUserFields(have: UserState, want: DesiredUser, capabilities: Capabilities): UnmanagedField[] {
+  const fields: UnmanagedField[] = [];
+  if (capabilities.displayName && want.displayName === undefined) fields.push({ field: 'displayName', value: have.displayName });
+  if (capabilities.disableUser && want.disabled === undefined) fields.push({ field: 'disabled', value: have.disabled });
+  if (capabilities.extraAddresses && !want.extraAddresses) fields.push({ field: 'extraAddresses', value: have.extraAddresses });
+  if (capabilities.forwarding && !want.forwards) {
+    fields.push({ field: 'forwarding', value: { to: have.forwards, ...(capabilities.keepCopy ? { keepCopy: have.keepCopy } : {}) } });
+  }
+  if (capabilities.quota.storage && want.quota.storage === undefined) fields.push({ field: 'quota.storage', value: formatStorage(have.quota.storage) });
+  if (capabilities.quota.messages && want.quota.messages === undefined) fields.push({ field: 'quota.messages', value: formatMessages(have.quota.messages) });
+  return fields;
+}
+
+function unmanagedDomainFields(have: DomainState, want: DesiredDomain, capabilities: Capabilities): UnmanagedField[] {
+  const fields: UnmanagedField[] = [];
+  if (capabilities.aliasDomains && !want.aliasDomains) fields.push({ field: 'aliasDomains', value: have.aliasDomains });
+  if (capabilities.quota.domainDefault && !want.defaultQuota) {
+    if (capabilities.quota.storage) fields.push({ field: 'defaultQuota.storage', value: formatStorage(have.defaultQuota.storage) });
+    if (capabilities.quota.messages) fields.push({ field: 'defaultQuota.messages', value: formatMessages(have.defaultQuota.messages) });
+  }
+  return fields;
 }

@@ -37,17 +37,17 @@ export function buildPlan(input: PlanInput): Plan {
       requests: observation?.requests ?? 0,
     };
     if (!observation?.state || !observation.capabilities) {
-      return { ...base, changes: [], notApplicable: [], refusals: [], error: observation?.error ?? 'not observed' };
+      return { ...base, changes: [], notApplicable: [], unmanaged: [], refusals: [], error: observation?.error ?? 'not observed' };
     }
     const desired = desiredStateFor(input.config, backend.id, backend.type, observation.capabilities, input.passwords);
-    const { changes, refusals } = diffBackend({
+    const { changes, refusals, unmanaged } = diffBackend({
       desired,
       observed: observation.state,
       records: input.records(backend.id),
       capabilities: observation.capabilities,
       allowMassDeletion: input.allowMassDeletion ?? false,
     });
-    return { ...base, changes, notApplicable: desired.notApplicable, refusals };
+    return { ...base, changes, notApplicable: desired.notApplicable, unmanaged, refusals };
   });
   return { backends, skippedDocuments: input.config.skippedDocuments };
 }

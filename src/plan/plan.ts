@@ -2,7 +2,7 @@
 // field-level differences, sensitive values marked. Rendering (text, JSON, markdown) and applying
 // are done elsewhere from the same data.
 import type { ObjectRef } from '../model/config.ts';
-import type { DomainState, GroupState, NotApplicable, ResourceKind, UserState } from './state.ts';
+import type { DomainState, GroupState, NotApplicable, ResourceKind, Unmanaged, UserState } from './state.ts';
 import type { DesiredDomain, DesiredGroup, DesiredUser } from './state.ts';
 import type { QuotaLimits } from '../model/config.ts';
 
@@ -74,6 +74,8 @@ export interface BackendPlan {
   url: string;
   changes: Change[];
   notApplicable: NotApplicable[];
+  /** Fields of declared objects that the configuration leaves unset: observed, left alone. */
+  unmanaged: Unmanaged[];
   /** Reasons the run must not go ahead (safety valve). */
   refusals: string[];
   /** The backend could not be observed; no changes are planned for it. */

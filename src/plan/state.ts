@@ -37,21 +37,44 @@ export interface BackendState {
   globalQuota: QuotaLimits;
 }
 
+export function emptyUser(address: string): UserState {
+  return { address, displayName: null, disabled: false, extraAddresses: [], forwards: [], keepCopy: false, quota: { storage: null, messages: null } };
+}
+
 export function emptyState(): BackendState {
   return { domains: new Map(), users: new Map(), groups: new Map(), globalQuota: { storage: null, messages: null } };
 }
 
-export interface DesiredDomain extends DomainState {
+/**
+ * The desired state holds only what the configuration manages. An optional field that is absent
+ * is not managed: it is observed and shown (`plan -v`), never changed. A field that is present is
+ * owned whole (`extraAddresses: []` removes every extra address).
+ */
+export interface DesiredDomain {
+  name: string;
   owner: ObjectRef;
   prune: { enabled: boolean; maxUserDeletionPercent: number };
+  aliasDomains?: string[];
+  /** The domain level, owned whole: a limit that is null there is unset (users inherit). */
+  defaultQuota?: QuotaLimits;
 }
 
-export interface DesiredUser extends UserState {
+export interface DesiredUser {
+  address: string;
   owner: ObjectRef;
   domain: string;
-  password: Sensitive;
+  /** null: the password secret could not be read; the user is declared but nothing is planned for it. */
+  password: Sensitive | null;
   /** Keyed fingerprint of the password (see state/fingerprint.ts); never the password. */
-  passwordFingerprint: string;
+  passwordFingerprint: string | null;
+  displayName?: string;
+  disabled?: boolean;
+  extraAddresses?: string[];
+  /** Present together: forwarding is owned whole. */
+  forwards?: string[];
+  keepCopy?: boolean;
+  /** Per limit: absent = not managed; null = unset at the user level (inherits); a value = owned. */
+  quota: Partial<QuotaLimits>;
 }
 
 export interface DesiredGroup extends GroupState {
@@ -80,8 +103,48 @@ export interface DesiredBackendState {
 
 export type ResourceKind = 'domain' | 'user' | 'group' | 'globalQuota';
 
+/** A field of a declared object that the configuration leaves unset, with what the backend has. */
+export interface UnmanagedField {
+  field: string;
+  value: unknown;
+}
+
+/** The fields mailops leaves alone on one declared object (shown by `plan -v`). */
+export interface Unmanaged {
+  resource: ResourceKind;
+  key: string;
+  owner: ObjectRef;
+  fields: UnmanagedField[];
+}
+
 /** What mailops last applied for an object on a backend: the only memory of write-only fields. */
 export interface AppliedRecord {
   address: string;
   passwordFingerprint: string | null;
+}
+
+/** The user as it will be once `want` is applied: the declared fields from `want`, the rest as `have`. */
+export function userAfter(have: UserState, want: DesiredUser): UserState {
+  return {
+    address: want.address,
+    displayName: want.displayName ?? have.displayName,
+    disabled: want.disabled ?? have.disabled,
+    extraAddresses: want.extraAddresses ?? have.extraAddresses,
+    forwards: want.forwards ?? have.forwards,
+    keepCopy: want.keepCopy ?? have.keepCopy,
+    quota: quotaAfter(have.quota, want.quota),
+  };
+}
+
+/** The domain as it will be once `want` is applied. */
+export function domainAfter(have: DomainState | null, want: DesiredDomain): DomainState {
+  return {
+    name: want.name,
+    aliasDomains: want.aliasDomains ?? have?.aliasDomains ?? [],
+    defaultQuota: want.defaultQuota ?? have?.defaultQuota ?? { storage: null, messages: null },
+  };
+}
+
+export function quotaAfter(have: QuotaLimits, want: Partial<QuotaLimits>): QuotaLimits {
+  return { storage: want.storage !== undefined ? want.storage : have.storage, messages: want.messages !== undefined ? want.messages : have.messages };
 }

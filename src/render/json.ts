@@ -41,6 +41,13 @@ const NotApplicableDoc = Type.Object({
   owner: Owner,
 });
 
+const UnmanagedDoc = Type.Object({
+  resource: Type.String(),
+  key: Type.String(),
+  owner: Owner,
+  fields: Type.Array(Type.Object({ field: Type.String(), value: Type.Unknown({ description: 'As observed on the backend.' }) })),
+}, { description: 'Fields of a declared object that the configuration leaves unset: observed, never changed.' });
+
 const BackendDoc = Type.Object({
   id: Type.String({ description: 'namespace/name of the MailBackend.' }),
   name: Type.String(),
@@ -51,6 +58,7 @@ const BackendDoc = Type.Object({
   refusals: Type.Array(Type.String(), { description: 'Safety-valve refusals; the run does not go ahead.' }),
   changes: Type.Array(ChangeDoc),
   notApplicable: Type.Array(NotApplicableDoc),
+  unmanaged: Type.Array(UnmanagedDoc),
 });
 
 const Summary = Type.Object({ create: Type.Integer(), update: Type.Integer(), delete: Type.Integer() });
@@ -106,6 +114,7 @@ export function toPlanDocument(plan: Plan): PlanDocument {
         reason: na.reason,
         owner: ownerDoc(na.owner),
       })),
+      unmanaged: b.unmanaged.map((u) => ({ resource: u.resource, key: u.key, owner: ownerDoc(u.owner), fields: u.fields })),
     })),
   };
 }

@@ -44,6 +44,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   for (const backend of plan.backends) {
     for (const refusal of backend.refusals) lines.push(style.delete(`Refused: ${refusal}`));
   }
+  if (options.verbose) lines.push(...renderUnmanaged(plan, style));
   if (options.verbose) {
     for (const backend of plan.backends) {
       lines.push(style.dim(`Observed backend "${backend.backendName}" with ${backend.requests} HTTP request${backend.requests === 1 ? '' : 's'}.`));
@@ -110,6 +111,27 @@ function renderNotApplicable(entries: Array<{ backend: string; type: string; na:
     lines.push(`  ! ${field} of ${keys.length} ${resource}${keys.length === 1 ? '' : 's'} on "${backend}" (${type} cannot represent it): ${shown.join(', ')}${more}`);
   }
   return lines;
+}
+
+/** `-v`: per declared object, the fields the configuration leaves unset and what the backend has. */
+function renderUnmanaged(plan: Plan, style: TextStyle): string[] {
+  const entries = plan.backends.flatMap((b) => b.unmanaged.map((u) => ({ backend: b.backendName, u })));
+  if (entries.length === 0) return [];
+  const lines = [style.bold('Left alone (not set in the configuration, so not managed; as observed):')];
+  for (const { backend, u } of entries) {
+    const label = u.resource === 'globalQuota' ? resourceLabel(u.resource) : `${resourceLabel(u.resource)} ${u.key}`;
+    lines.push(`  ${label} ${style.dim(`[${backend}]`)}: ${u.fields.map((f) => `${f.field} ${showObserved(f.value)}`).join(', ')}`);
+  }
+  lines.push('');
+  return lines;
+}
+
+function showObserved(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(' ');
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).map(([k, v]) => `${k}=${showObserved(v)}`).join(' ');
+  }
+  return show(value);
 }
 
 // ------------------------------------------------------------------ apply

@@ -176,7 +176,7 @@ describe('backends with fewer capabilities', () => {
     ...JAMES_CAPABILITIES,
     displayName: true,
     keepCopy: false,
-    quota: { storage: true, messages: false, domainDefault: false, global: false },
+    quota: { storage: true, messages: false, domainDefault: false, global: false, storageUnit: 1 },
   };
 
   it('folds domain and global defaults into each user and reports what cannot be represented', () => {
@@ -189,5 +189,91 @@ describe('backends with fewer capabilities', () => {
       'bob@example.com forwarding.keepCopy',
       'bob@example.com quota.messages',
     ]);
+  });
+});
+
+describe('ownership: a field the manifest leaves unset is observed and left alone; a field it sets is owned whole', () => {
+  const MiB = 1024 ** 2;
+  const bare = configFrom(docs(backend(), domain('example.com'), user('dave@example.com')));
+  const handEdited = () =>
+    state({
+      domains: new Map([['example.com', { name: 'example.com', aliasDomains: ['example.org'], defaultQuota: { storage: 3 * GiB, messages: 900 } }]]),
+      users: new Map([
+        ['dave@example.com', observedUser('dave@example.com', { extraAddresses: ['d@example.com'], forwards: ['dave@home.example'], keepCopy: true, quota: { storage: null, messages: 1000 } })],
+      ]),
+    });
+
+  it('keeps extra addresses, forwards, quotas and alias domains added by hand when the manifest does not set them', () => {
+    expect(outline(plan(bare, handEdited(), { records: recordsFor(bare) }))).toEqual([]);
+  });
+
+  it('lists what it leaves alone, with the values the backend has', () => {
+    const result = plan(bare, handEdited(), { records: recordsFor(bare) });
+    expect(result.backends[0]!.unmanaged).toEqual([
+      expect.objectContaining({ resource: 'domain', key: 'example.com', fields: [
+        { field: 'aliasDomains', value: ['example.org'] },
+        { field: 'defaultQuota.storage', value: '3Gi' },
+        { field: 'defaultQuota.messages', value: '900' },
+      ] }),
+      expect.objectContaining({ resource: 'user', key: 'dave@example.com', fields: [
+        { field: 'extraAddresses', value: ['d@example.com'] },
+        { field: 'forwarding', value: { to: ['dave@home.example'], keepCopy: true } },
+        { field: 'quota.storage', value: '(unset)' },
+        { field: 'quota.messages', value: '1000' },
+      ] }),
+    ]);
+  });
+
+  it('corrects every field the manifest sets, and an empty list means none', () => {
+    const owning = configFrom(
+      docs(
+        backend(),
+        domain('example.com', '  aliasDomains: []\n  defaultQuota: {storage: 1Gi}'),
+        user('dave@example.com', '  extraAddresses: []\n  forwarding: {to: []}\n  quota: {storage: 2Gi}'),
+      ),
+    );
+    const changes = plan(owning, handEdited(), { records: recordsFor(owning) }).backends[0]!.changes;
+    expect(changes.map((c) => [c.key, c.fields.map((f) => f.field)])).toEqual([
+      ['example.com', ['aliasDomains', 'defaultQuota.storage', 'defaultQuota.messages']],
+      ['dave@example.com', ['extraAddresses', 'forwarding.to', 'forwarding.keepCopy', 'quota.storage', 'quota.messages']],
+    ]);
+    // A declared quota owns the user level whole: the limit it leaves out is unset there (inherited).
+    expect(changes[1]!.fields.find((f) => f.field === 'quota.messages')).toMatchObject({ before: '1000', after: '(unset)' });
+  });
+
+  it('sets on a new user only what the manifest declares', () => {
+    const [, created] = plan(bare, state()).backends[0]!.changes;
+    expect(created).toMatchObject({ action: 'create', key: 'dave@example.com' });
+    expect(created!.fields).toEqual([{ field: 'password', sensitive: true }]);
+  });
+
+  describe('on a backend that stores only per-user limits in megabytes', () => {
+    const flat: Capabilities = {
+      ...JAMES_CAPABILITIES,
+      quota: { storage: true, messages: false, domainDefault: false, global: false, storageUnit: MiB },
+    };
+
+    it('leaves a user’s limit alone when no level declares one', () => {
+      const observed = handEdited();
+      observed.users.get('dave@example.com')!.quota = { storage: 700 * MiB, messages: null };
+      expect(outline(plan(bare, observed, { records: recordsFor(bare), capabilities: flat }))).toEqual([]);
+    });
+
+    it('rounds a limit up to whole megabytes, so that what the backend stores is no lasting difference', () => {
+      const odd = configFrom(docs(backend(), domain('example.com'), user('dave@example.com', '  quota: {storage: 1.5G}')));
+      const observed = handEdited();
+      const first = plan(odd, observed, { records: recordsFor(odd), capabilities: flat }).backends[0]!.changes;
+      expect(first[0]!.fields).toEqual([{ field: 'quota.storage', before: '(unset)', after: '1431Mi' }]);
+      observed.users.get('dave@example.com')!.quota = { storage: 1431 * MiB, messages: 1000 };
+      expect(outline(plan(odd, observed, { records: recordsFor(odd), capabilities: flat }))).toEqual([]);
+    });
+  });
+
+  it('shows domain-level fields as not applicable on a backend without domains, and still plans its users', () => {
+    const noDomains: Capabilities = { ...JAMES_CAPABILITIES, domains: false, aliasDomains: false };
+    const pruning = configFrom(docs(backend(), domain('example.com', '  aliasDomains: [example.org]\n  prune: {enabled: true}'), user('dave@example.com')));
+    const result = plan(pruning, state(), { capabilities: noDomains });
+    expect(outline(result)).toEqual(['+ user dave@example.com']);
+    expect(result.backends[0]!.notApplicable.map((n) => `${n.resource} ${n.field}`)).toEqual(['domain aliasDomains', 'domain prune']);
   });
 });

@@ -15,7 +15,7 @@ import type { Sensitive } from '../../model/sensitive.ts';
 import { UNLIMITED } from '../../model/quantity.ts';
 import type { Capabilities } from '../../plan/capabilities.ts';
 import type { Change, DomainChange, GlobalQuotaChange, GroupChange, UserChange } from '../../plan/plan.ts';
-import type { BackendState, DesiredUser, DomainState, GroupState, UserState } from '../../plan/state.ts';
+import { domainAfter, emptyUser, userAfter, type BackendState, type DesiredUser, type DomainState, type GroupState, type UserState } from '../../plan/state.ts';
 import type { HttpClientOptions } from '../http.ts';
 import { JamesClient, type JamesQuota, type JamesTaskReport } from './client.ts';
 
@@ -29,7 +29,7 @@ export const JAMES_CAPABILITIES: Capabilities = {
   forwarding: true,
   keepCopy: true,
   groups: true,
-  quota: { storage: true, messages: true, domainDefault: true, global: true },
+  quota: { storage: true, messages: true, domainDefault: true, global: true, storageUnit: 1 },
   rename: 'task',
 };
 
@@ -166,18 +166,16 @@ export class JamesAdapter implements BackendAdapter {
       await this.client.deleteDomain(name);
       return;
     }
-    const want = change.after!;
     if (change.action === 'create') await this.client.createDomain(name);
-    const have = change.before?.aliasDomains ?? [];
-    for (const alias of want.aliasDomains.filter((a) => !have.includes(a))) {
+    const have = change.before ?? { name, aliasDomains: [], defaultQuota: NO_QUOTA };
+    const want = domainAfter(change.before, change.after!);
+    for (const alias of want.aliasDomains.filter((a) => !have.aliasDomains.includes(a))) {
       // James only maps an alias domain that is itself in the domain list.
       await this.client.createDomain(alias);
       await this.client.addDomainAlias(name, alias);
     }
-    for (const alias of have.filter((a) => !want.aliasDomains.includes(a))) await this.#removeAliasDomain(name, alias);
-    if (!sameQuota(change.before?.defaultQuota ?? NO_QUOTA, want.defaultQuota)) {
-      await this.client.setDomainQuota(name, toJamesQuota(want.defaultQuota));
-    }
+    for (const alias of have.aliasDomains.filter((a) => !want.aliasDomains.includes(a))) await this.#removeAliasDomain(name, alias);
+    if (!sameQuota(have.defaultQuota, want.defaultQuota)) await this.client.setDomainQuota(name, toJamesQuota(want.defaultQuota));
   }
 
   async #removeAliasDomain(domain: string, alias: string): Promise<void> {
@@ -189,23 +187,25 @@ export class JamesAdapter implements BackendAdapter {
     switch (change.action) {
       case 'create': {
         const want = change.after!;
-        await this.client.createUser(want.address, want.password.reveal());
-        await this.#converge(want, emptyUser(want.address));
+        const created = emptyUser(want.address);
+        await this.client.createUser(want.address, revealPassword(want));
+        await this.#converge(created, userAfter(created, want));
         return;
       }
       case 'update': {
         const want = change.after!;
         if (change.fields.some((f) => f.field === 'password')) {
-          await this.client.setPassword(want.address, want.password.reveal());
+          await this.client.setPassword(want.address, revealPassword(want));
         }
-        await this.#converge(want, change.before!);
+        await this.#converge(change.before!, userAfter(change.before!, want));
         return;
       }
       case 'replace':
         return this.#moveUser(change, context);
       case 'delete': {
+        // James keeps a deleted user's mappings and would refuse to create it again: remove them first.
         const have = change.before!;
-        await this.#converge(null, have);
+        await this.#converge(have, emptyUser(have.address));
         await this.client.deleteUser(have.address);
         return;
       }
@@ -214,28 +214,22 @@ export class JamesAdapter implements BackendAdapter {
 
   /**
    * An address change: create the new user, let James move the data (mailboxes, quota, forwards…)
-   * with its rename task, then retire the old user — so no mail is stranded.
+   * with its rename task, then retire the old user — so no mail is stranded. What the manifest
+   * leaves unset travels with the mailbox.
    */
   async #moveUser(change: UserChange, context: ApplyContext): Promise<void> {
     const want = change.after!;
     const oldAddress = change.renameFrom!;
     const before = change.before!;
-    await this.client.createUser(want.address, want.password.reveal());
+    await this.client.createUser(want.address, revealPassword(want));
     // Aliases point at the old user; James's task does not carry them, and a source can only
     // map once, so they are taken off the old user first and put on the new one below.
     for (const alias of before.extraAddresses) await this.client.removeAlias(oldAddress, alias);
     const taskId = await this.client.startRename(oldAddress, want.address);
     await context.awaitTask({ id: taskId, description: `move data of ${oldAddress} to ${want.address}` });
-    // Whatever the task carried over (forwards, the old quota) is read back and converged; the
-    // quota is written whatever it became.
-    await this.client.setUserQuota(want.address, toJamesQuota(want.quota));
-    const moved: UserState = {
-      ...emptyUser(want.address),
-      ...(await this.#forwardState(want.address)),
-      extraAddresses: await this.client.listAliasesOf(want.address),
-      quota: want.quota,
-    };
-    await this.#converge(want, moved);
+    // The task carried the forwards over and copied the quota; read the forwards back.
+    const moved: UserState = { ...emptyUser(want.address), ...(await this.#forwardState(want.address)), quota: before.quota };
+    await this.#converge(moved, userAfter({ ...before, address: want.address }, want));
     for (const target of await this.client.listForwards(oldAddress)) await this.client.removeForward(oldAddress, target);
     await this.client.deleteUser(oldAddress);
   }
@@ -245,25 +239,21 @@ export class JamesAdapter implements BackendAdapter {
     return { forwards: targets.filter((t) => t !== address), keepCopy: targets.includes(address) };
   }
 
-  /** Brings a user's mappings and quota from `have` to `want` (null = remove them all). */
-  async #converge(want: DesiredUser | null, have: UserState): Promise<void> {
+  /** Brings a user's mappings and quota from `have` to `want`, writing only what differs. */
+  async #converge(have: UserState, want: UserState): Promise<void> {
     const address = have.address;
-    const wantAliases = want?.extraAddresses ?? [];
-    for (const alias of have.extraAddresses.filter((a) => !wantAliases.includes(a))) await this.client.removeAlias(address, alias);
-    for (const alias of wantAliases.filter((a) => !have.extraAddresses.includes(a))) await this.client.addAlias(address, alias);
+    for (const alias of have.extraAddresses.filter((a) => !want.extraAddresses.includes(a))) await this.client.removeAlias(address, alias);
+    for (const alias of want.extraAddresses.filter((a) => !have.extraAddresses.includes(a))) await this.client.addAlias(address, alias);
 
-    const targets = (user: Pick<UserState, 'forwards' | 'keepCopy'> | null) =>
-      user && user.forwards.length > 0 ? [...user.forwards, ...(user.keepCopy ? [address] : [])] : [];
+    // keepCopy is a forward to the user itself; on its own (no other forward) it changes nothing.
+    const targets = (user: UserState) => (user.forwards.length > 0 ? [...user.forwards, ...(user.keepCopy ? [address] : [])] : []);
     const haveTargets = have.keepCopy && have.forwards.length === 0 ? [address] : targets(have);
     const wantTargets = targets(want);
     // Add before removing, so that mail keeps a destination during the change.
     for (const target of wantTargets.filter((t) => !haveTargets.includes(t))) await this.client.addForward(address, target);
     for (const target of haveTargets.filter((t) => !wantTargets.includes(t))) await this.client.removeForward(address, target);
 
-    const wantQuota = want?.quota ?? { storage: null, messages: null };
-    if (!sameQuota(have.quota, wantQuota) && !(want === null && isUnset(have.quota))) {
-      await this.client.setUserQuota(address, toJamesQuota(wantQuota));
-    }
+    if (!sameQuota(have.quota, want.quota)) await this.client.setUserQuota(address, toJamesQuota(want.quota));
   }
 
   async #applyGroup(change: GroupChange): Promise<void> {
@@ -316,8 +306,9 @@ function taskStatus(report: JamesTaskReport): TaskStatus {
   }
 }
 
-function emptyUser(address: string): UserState {
-  return { address, displayName: null, disabled: false, extraAddresses: [], forwards: [], keepCopy: false, quota: { storage: null, messages: null } };
+function revealPassword(user: DesiredUser): string {
+  if (!user.password) throw new BackendError('Invalid', `no password for ${user.address}`);
+  return user.password.reveal();
 }
 
 export function fromJamesQuota(quota: JamesQuota | undefined): QuotaLimits {
@@ -332,10 +323,6 @@ export function toJamesQuota(limits: QuotaLimits): JamesQuota {
 
 function sameQuota(a: QuotaLimits, b: QuotaLimits): boolean {
   return a.storage === b.storage && a.messages === b.messages;
-}
-
-function isUnset(q: QuotaLimits): boolean {
-  return q.storage === null && q.messages === null;
 }
 
 function lower(value: string): string {

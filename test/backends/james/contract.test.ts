@@ -113,6 +113,66 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     expect(await target.raw.ok('GET', `/quota/users/erin.smith@${d}`)).toMatchObject({ user: { count: 500 } });
   });
 
+  test('what a manifest leaves unset survives changes made by hand; what it sets is corrected', async () => {
+    const d = uniqueDomain();
+    const alt = uniqueDomain('alias');
+    const records = new MemoryRecordStore();
+    const bare = docs(jamesBackend(target.url), domain(d), user(`ivy@${d}`));
+    await converge(bare, secrets({ ivy: 'pw' }), records);
+    // An administrator works on the server directly.
+    await target.raw.ok('PUT', `/domains/${alt}`);
+    await target.raw.ok('PUT', `/domains/${d}/aliases/${alt}`);
+    await target.raw.ok('PUT', `/quota/domains/${d}`, { count: 900, size: 3 * GiB });
+    await target.raw.ok('PUT', `/address/aliases/ivy@${d}/sources/i@${d}`);
+    await target.raw.ok('PUT', `/address/forwards/ivy@${d}/targets/ivy@home.example`);
+    await target.raw.ok('PUT', `/quota/users/ivy@${d}`, { count: 1000, size: null });
+
+    const kept = await converge(bare, secrets({ ivy: 'pw' }), records);
+    expect(kept.plan.backends[0]!.changes).toEqual([]);
+    expect((await target.raw.mappings())[`i@${d}`]).toEqual([{ type: 'Alias', mapping: `ivy@${d}` }]);
+    expect((await target.raw.mappings())[`ivy@${d}`]).toEqual([{ type: 'Forward', mapping: 'ivy@home.example' }]);
+    expect((await target.raw.mappings())[alt]).toEqual([{ type: 'DomainAlias', mapping: d }]);
+    expect(await target.raw.ok('GET', `/quota/users/ivy@${d}`)).toMatchObject({ user: { count: 1000 } });
+    expect(await target.raw.ok('GET', `/quota/domains/${d}`)).toMatchObject({ domain: { count: 900, size: 3 * GiB } });
+
+    const owning = docs(
+      jamesBackend(target.url),
+      domain(d, '  aliasDomains: []\n  defaultQuota: {storage: 1Gi}'),
+      user(`ivy@${d}`, '  extraAddresses: []\n  forwarding: {to: []}\n  quota: {storage: 2Gi}'),
+    );
+    const corrected = await converge(owning, secrets({ ivy: 'pw' }), records);
+    expect(corrected.plan.backends[0]!.changes.map((c) => `${c.action} ${c.key}`)).toEqual([`update ${d}`, `update ivy@${d}`]);
+    expect(hasChanges(corrected.after)).toBe(false);
+    const mappings = await target.raw.mappings();
+    expect(mappings[`i@${d}`]).toBeUndefined();
+    expect(mappings[`ivy@${d}`]).toBeUndefined();
+    expect(mappings[alt]).toBeUndefined();
+    const userQuota = (await target.raw.ok('GET', `/quota/users/ivy@${d}`)) as { user?: { count?: number; size?: number } };
+    expect(userQuota.user?.size).toBe(2 * GiB);
+    expect(userQuota.user?.count ?? null).toBeNull();
+    const domainQuota = (await target.raw.ok('GET', `/quota/domains/${d}`)) as { domain?: { count?: number; size?: number } };
+    expect(domainQuota.domain?.size).toBe(GiB);
+    expect(domainQuota.domain?.count ?? null).toBeNull();
+  });
+
+  test('an address change carries what the manifest leaves unset over to the new address', async () => {
+    const d = uniqueDomain();
+    const records = new MemoryRecordStore();
+    const before = docs(jamesBackend(target.url), domain(d), user(`jo@${d}`, '', 'jo'));
+    await converge(before, secrets({ jo: 'pw' }), records);
+    await target.raw.ok('PUT', `/address/aliases/jo@${d}/sources/j@${d}`);
+    await target.raw.ok('PUT', `/address/forwards/jo@${d}/targets/jo@home.example`);
+    await target.raw.ok('PUT', `/quota/users/jo@${d}`, { count: 70, size: null });
+
+    const run = await converge(before.replace(`address: jo@${d}`, `address: joanna@${d}`), secrets({ jo: 'pw' }), records);
+    expect(run.plan.backends[0]!.changes.map((c) => `${c.action} ${c.key}`)).toEqual([`replace joanna@${d}`]);
+    expect(hasChanges(run.after)).toBe(false);
+    const mappings = await target.raw.mappings();
+    expect(mappings[`j@${d}`]).toEqual([{ type: 'Alias', mapping: `joanna@${d}` }]);
+    expect(mappings[`joanna@${d}`]).toEqual([{ type: 'Forward', mapping: 'jo@home.example' }]);
+    expect(await target.raw.ok('GET', `/quota/users/joanna@${d}`)).toMatchObject({ user: { count: 70 } });
+  });
+
   test('prune deletes undeclared users with their mappings, so the address can be used again', async () => {
     const d = uniqueDomain();
     const yaml = docs(jamesBackend(target.url), domain(d, '  prune: {enabled: true, maxUserDeletionPercent: 50}'), user(`frank@${d}`));
