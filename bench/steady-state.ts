@@ -3,6 +3,7 @@
 // The request count must not grow with N: observing uses list calls only.
 import { randomBytes } from 'node:crypto';
 import { startJamesEmulator } from '../src/backends/james/emulator.ts';
+import { createAdapter } from '../src/backends/registry.ts';
 import { Session } from '../src/engine/session.ts';
 import { loadConfigFromDocuments, parseYamlFile } from '../src/load/index.ts';
 import type { SecretRef } from '../src/model/config.ts';
@@ -34,7 +35,7 @@ for (const n of sizes.length ? sizes : [10, 1000]) {
   try {
     const parsed = parseYamlFile('bench.yaml', manifests(emulator.url, n));
     const config = loadConfigFromDocuments(parsed.documents, parsed.errors);
-    const session = await Session.open({ config, secrets, records: new MemoryRecordStore(), fingerprintKey: randomBytes(32) });
+    const session = await Session.resolveAndOpen({ config, resolver: secrets, records: new MemoryRecordStore(), fingerprintKey: randomBytes(32), adapterFactory: createAdapter });
     let t = performance.now();
     const first = await session.plan();
     const firstMs = performance.now() - t;

@@ -1,18 +1,11 @@
 // Backend types → adapters and emulators. The only file that knows every backend.
-import { BackendError, type BackendAdapter } from '../engine/adapter.ts';
+import { BackendError, type BackendAdapter, type BackendCredentials } from '../engine/adapter.ts';
 import type { Logger } from '../log.ts';
 import type { BackendDecl } from '../model/config.ts';
 import type { BackendType } from '../model/schema.ts';
-import type { Sensitive } from '../model/sensitive.ts';
 import { JamesAdapter } from './james/adapter.ts';
 import { startJamesEmulator } from './james/emulator.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
-
-export interface BackendCredentials {
-  username?: string;
-  password?: Sensitive;
-  token?: Sensitive;
-}
 
 export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james'];
 

@@ -2,7 +2,8 @@
 // Exit 0 when everything converged; 1 when anything failed, was skipped or could not be observed.
 // --dry-run is `plan`.
 import ora, { type Ora } from 'ora';
-import type { ApplyReport, ChangeResult } from '../engine/apply.ts';
+import type { ChangeResult } from '../engine/apply.ts';
+import type { ApplyReport } from '../engine/engine.ts';
 import type { Session } from '../engine/session.ts';
 import { lockStateDir, defaultStateDir } from '../state/records.ts';
 import { hasChanges, type Plan } from '../plan/index.ts';
@@ -25,7 +26,7 @@ export async function applyCommand(options: ApplyCommandOptions): Promise<number
     const config = await loadConfig(options);
     const unlock = await lockStateDir(options.stateDir ?? defaultStateDir());
     try {
-      const session = await openSession(config, options, log);
+      const session = await openSession(config, options, log, { writes: true });
       try {
         return await runApply(session, format === 'json', verbose);
       } finally {
@@ -45,6 +46,7 @@ async function runApply(session: Session, json: boolean, verbose: boolean): Prom
   if (!json) process.stdout.write(renderPlanText(plan, { style, verbose }));
   reportBackendErrors(plan);
   if (plan.backends.some((b) => b.refusals.length > 0)) {
+    if (json) process.stdout.write(`${JSON.stringify(toApplyDocument(plan, { results: [], requests: new Map() }), null, 2)}\n`);
     process.stderr.write('Nothing was applied.\n');
     return EXIT_ERROR;
   }
@@ -91,6 +93,14 @@ function writeRequestCounts(report: ApplyReport, style: TextStyle): void {
   }
 }
 
+/**
+ * A progress line is drawn only on a terminal that says how wide it is: a pseudo-terminal that
+ * reports 0 columns (some CI runners, `script`) made the spinner spin forever without applying.
+ */
+function canDrawProgress(): boolean {
+  return Boolean(process.stderr.isTTY && process.stdout.isTTY && (process.stderr.columns ?? 0) > 0);
+}
+
 /** Result lines on stdout; on a terminal, a progress line below them (ora, on stderr). */
 class Progress {
   readonly #total: number;
@@ -103,7 +113,7 @@ class Progress {
   constructor(plan: Plan, style: TextStyle) {
     this.#total = plan.backends.reduce((n, b) => n + b.changes.length, 0);
     this.#style = style;
-    this.#spinner = process.stderr.isTTY && process.stdout.isTTY ? ora({ stream: process.stderr, text: this.#text() }).start() : null;
+    this.#spinner = canDrawProgress() ? ora({ stream: process.stderr, text: this.#text() }).start() : null;
   }
 
   result(result: ChangeResult): void {

@@ -8,6 +8,7 @@ import type { TextStyle } from '../render/text.ts';
 import { FileSecretResolver } from '../secrets/file-secrets.ts';
 import { loadFingerprintKey } from '../state/fingerprint.ts';
 import { FileRecordStore, defaultStateDir } from '../state/records.ts';
+import { createAdapter } from '../backends/registry.ts';
 import { Session } from '../engine/session.ts';
 
 export const EXIT_OK = 0;
@@ -54,13 +55,20 @@ export function applyBackendUrlOverrides(config: Config, overrides: string[]): C
   return config;
 }
 
-export async function openSession(config: Config, options: CommonOptions, log: Logger): Promise<Session> {
+/**
+ * The file front door's session: records and the fingerprint key from the state directory,
+ * secrets from the environment or a secrets directory — every one of them, or nothing runs.
+ * `writes`: apply may write the state directory; plan never does.
+ */
+export async function openSession(config: Config, options: CommonOptions, log: Logger, access: { writes: boolean }): Promise<Session> {
   const stateDir = options.stateDir ?? defaultStateDir();
-  return Session.open({
+  const records = await FileRecordStore.open(stateDir, { readOnly: !access.writes });
+  return Session.resolveAndOpen({
     config,
-    secrets: new FileSecretResolver({ secretsDir: options.secretsDir }),
-    records: await FileRecordStore.open(stateDir),
-    fingerprintKey: await loadFingerprintKey(stateDir),
+    resolver: new FileSecretResolver({ secretsDir: options.secretsDir }),
+    records,
+    fingerprintKey: await loadFingerprintKey(stateDir, { create: access.writes }),
+    adapterFactory: createAdapter,
     log,
     allowMassDeletion: options.allowMassDeletion ?? false,
   });

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBackendEmulator } from '../backends/registry.ts';
+import { createAdapter, startBackendEmulator } from '../backends/registry.ts';
 import { Session } from '../engine/session.ts';
 import { loadConfigFromPaths } from '../load/index.ts';
 import type { SecretRef } from '../model/config.ts';
@@ -37,9 +37,10 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   try {
     const config = await loadConfigFromPaths(inputs);
     for (const backend of config.backends) if (backend.type === 'james') backend.url = emulator.url;
-    const session = await Session.open({
+    const session = await Session.resolveAndOpen({
       config,
-      secrets: new InventedSecrets(),
+      resolver: new InventedSecrets(),
+      adapterFactory: createAdapter,
       records: new MemoryRecordStore(),
       fingerprintKey: randomBytes(32),
       log: logger(options),

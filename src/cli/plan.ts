@@ -26,7 +26,7 @@ export async function planCommand(options: PlanOptions): Promise<number> {
     const format = outputFormat(options.output, ['text', 'json', 'markdown']);
     const log = logger(options);
     const config = await loadConfig(options);
-    const session = await openSession(config, options, log);
+    const session = await openSession(config, options, log, { writes: false });
     try {
       const plan = await session.plan();
       writePlan(plan, format, verbose);

@@ -1,69 +1,149 @@
-// Running a plan through the backends. Per backend: changes in plan order, phase by phase, up to
-// `concurrency` at once (the HTTP client adds the rate ceiling and the retries). One failing
-// object does not stop the others; what depends on it is skipped and reported, never dropped.
+// Running one backend's changes. In plan order, phase by phase, up to `concurrency` at once (the
+// HTTP client adds the rate ceiling and the retries). One failing object does not stop the
+// others; what depends on it is skipped and reported, never dropped.
+//
+// Operations that outlive the process are resumable: an adapter checkpoints its steps and the
+// tasks it starts, the checkpoint is made durable before anything slow happens, and a later run
+// of the same change gets it back and finishes the remaining steps only.
 import PQueue from 'p-queue';
-import { objectKey } from '../model/config.ts';
-import type { BackendDecl } from '../model/config.ts';
-import type { Change, Plan } from '../plan/index.ts';
-import { backendKey, type RecordStore } from '../state/records.ts';
-import { isBackendError, type BackendAdapter, type BackendErrorKind, type TaskRef, type TaskStatus } from './adapter.ts';
-import { describeError, type Connections } from './observe.ts';
+import { objectKey, type BackendDecl } from '../model/config.ts';
+import type { Change } from '../plan/index.ts';
+import { backendKey, type OperationRecord, type RecordStore } from '../state/records.ts';
+import {
+  TaskPending,
+  isBackendError,
+  type ApplyContext,
+  type BackendAdapter,
+  type BackendErrorKind,
+  type Checkpoint,
+  type TaskRef,
+  type TaskStatus,
+} from './adapter.ts';
+import { asBackendError } from './observe.ts';
 import { waitForTask } from './tasks.ts';
 
-export type ChangeOutcome = 'applied' | 'failed' | 'skipped';
+/** applied; failed; skipped (not started); pending: a backend task is still running (looked at again later). */
+export type ChangeOutcome = 'applied' | 'failed' | 'skipped' | 'pending';
+
+export type SkipReason = { because: 'dependency'; dependency: string } | { because: 'interrupted' };
 
 export interface ChangeResult {
   backendId: string;
   backendName: string;
   change: Change;
   outcome: ChangeOutcome;
+  /** failed, skipped, pending: why, for a person. */
   error?: string;
-  errorKind?: BackendErrorKind | 'Internal';
+  errorKind?: BackendErrorKind;
+  skipped?: SkipReason;
+  /** The backend task the change waited for, with its last known status. */
+  task?: { ref: TaskRef; status: TaskStatus };
   durationMs: number;
 }
 
-export interface ApplyReport {
-  results: ChangeResult[];
-  /** HTTP requests sent while applying, per backend id. */
-  requests: Map<string, number>;
-}
-
-export interface ApplyOptions {
-  backends: ReadonlyMap<string, BackendDecl>;
+export interface ApplyBackendOptions {
+  backend: BackendDecl;
+  adapter: BackendAdapter;
   records: RecordStore;
-  onResult?: (result: ChangeResult) => void;
-  onTaskProgress?: (backendName: string, task: TaskRef, status: TaskStatus) => void;
+  /** `block`: wait every task out (the CLI); `poll`: look once and report it pending (the controller). */
+  taskMode?: 'block' | 'poll';
   signal?: AbortSignal;
+  onResult?: (result: ChangeResult) => void;
+  onTaskProgress?: (task: TaskRef, status: TaskStatus) => void;
 }
 
-export async function applyPlan(plan: Plan, connections: Connections, options: ApplyOptions): Promise<ApplyReport> {
-  const report: ApplyReport = { results: [], requests: new Map() };
-  await Promise.all(
-    plan.backends.map(async (backendPlan) => {
-      const adapter = connections.get(backendPlan.backendId);
-      const decl = options.backends.get(backendPlan.backendId);
-      if (!adapter || adapter instanceof Error || !decl || backendPlan.changes.length === 0) return;
-      const before = adapter.requestCount;
-      await applyBackend(backendPlan.changes, adapter, decl, options, (result) => {
-        report.results.push(result);
-        options.onResult?.(result);
-      });
-      report.requests.set(backendPlan.backendId, adapter.requestCount - before);
-    }),
-  );
-  return report;
-}
+// A task that ended this way is over: a later run starts the step again instead of waiting for it.
+const TASK_OVER: ReadonlySet<BackendErrorKind> = new Set(['TaskFailed', 'Timeout', 'NotFound']);
 
-async function applyBackend(
-  changes: Change[],
-  adapter: BackendAdapter,
-  backend: BackendDecl,
-  options: ApplyOptions,
-  emit: (result: ChangeResult) => void,
-): Promise<void> {
+export async function applyBackendChanges(changes: readonly Change[], options: ApplyBackendOptions): Promise<ChangeResult[]> {
+  const { backend, adapter, records } = options;
   const key = backendKey(backend.id, backend.url);
+  const signal = options.signal ?? new AbortController().signal;
   const outcomes = new Map<string, ChangeOutcome>();
+  const results: ChangeResult[] = [];
   const queue = new PQueue({ concurrency: backend.limits.concurrency });
+
+  const run = async (change: Change) => {
+    const started = performance.now();
+    let task: ChangeResult['task'];
+    const finish = (outcome: ChangeOutcome, detail: Partial<ChangeResult> = {}) => {
+      outcomes.set(change.id, outcome);
+      const result: ChangeResult = {
+        backendId: backend.id,
+        backendName: backend.name,
+        change,
+        outcome,
+        ...detail,
+        ...(task ? { task } : {}),
+        durationMs: Math.round(performance.now() - started),
+      };
+      results.push(result);
+      options.onResult?.(result);
+    };
+    if (signal.aborted) return finish('skipped', { error: 'not started: the run was interrupted', skipped: { because: 'interrupted' } });
+    const blocker = change.dependsOn.find((id) => outcomes.get(id) !== 'applied');
+    if (blocker) {
+      return finish('skipped', { error: `not started: ${blocker.replace(':', ' ')} did not succeed`, skipped: { because: 'dependency', dependency: blocker } });
+    }
+
+    const stored = records.operation(key, change.id);
+    const resumeFrom = stored && resumes(stored, change) ? stored : undefined;
+    if (stored && !resumeFrom) records.setOperation(key, change.id, undefined); // left by another operation
+    let current: OperationRecord | undefined = resumeFrom;
+    const save = async (record: OperationRecord | undefined) => {
+      current = record;
+      records.setOperation(key, change.id, record);
+      await records.flush();
+    };
+    const identity = { action: change.action, ...(change.resource === 'user' && change.renameFrom ? { renameFrom: change.renameFrom } : {}) };
+    const context: ApplyContext = {
+      signal,
+      ...(resumeFrom ? { resumeFrom } : {}),
+      checkpoint: (state: Checkpoint) => save({ ...identity, ...state }),
+      awaitTask: async (ref, state) => {
+        const sameTask = current?.task?.id === ref.id;
+        const taskStartedAt = (sameTask && current?.taskStartedAt) || new Date().toISOString();
+        if (!sameTask) await save({ ...identity, step: state?.step ?? current?.step ?? 'started', ...(state?.data ? { data: state.data } : current?.data ? { data: current.data } : {}), task: ref, taskStartedAt });
+        const timeoutMs = backend.limits.taskTimeoutSeconds * 1000;
+        try {
+          const status = await waitForTask(adapter, ref, {
+            mode: options.taskMode ?? 'block',
+            // Polling across reconciles counts from the task's start; a blocking run that resumes
+            // a task gets a full wait of its own.
+            deadline: (options.taskMode === 'poll' ? Date.parse(taskStartedAt) : Date.now()) + timeoutMs,
+            timeLimitSeconds: backend.limits.taskTimeoutSeconds,
+            signal,
+            onProgress: (t, s) => {
+              task = { ref: t, status: s };
+              options.onTaskProgress?.(t, s);
+            },
+          });
+          return status;
+        } catch (error) {
+          if (isBackendError(error) && TASK_OVER.has(error.kind) && current?.task?.id === ref.id) {
+            const { task: _over, taskStartedAt: _at, ...rest } = current;
+            await save(rest);
+          }
+          throw error;
+        }
+      },
+    };
+
+    try {
+      await adapter.apply(change, context);
+      remember(records, key, change);
+      if (current) records.setOperation(key, change.id, undefined);
+      finish('applied');
+    } catch (error) {
+      if (error instanceof TaskPending) {
+        task = { ref: error.task, status: error.status };
+        return finish('pending', { error: error.message });
+      }
+      // A checkpoint stays: the next run resumes the operation where it stopped.
+      const failure = asBackendError(error);
+      finish('failed', { error: failure.message, errorKind: failure.kind });
+    }
+  };
 
   // Changes arrive in plan order; a phase boundary is where the ordering key changes.
   const phases: Change[][] = [];
@@ -74,44 +154,17 @@ async function applyBackend(
     phases.at(-1)!.push(change);
     previous = phase;
   }
-
-  const run = async (change: Change) => {
-    const started = performance.now();
-    const finish = (outcome: ChangeOutcome, error?: unknown) => {
-      outcomes.set(change.id, outcome);
-      emit({
-        backendId: backend.id,
-        backendName: backend.name,
-        change,
-        outcome,
-        ...(error !== undefined ? { error: typeof error === 'string' ? error : describeError(error), errorKind: isBackendError(error) ? error.kind : 'Internal' } : {}),
-        durationMs: Math.round(performance.now() - started),
-      });
-    };
-    if (options.signal?.aborted) return finish('skipped', 'not started: the run was interrupted');
-    const blocker = change.dependsOn.find((id) => outcomes.get(id) !== 'applied');
-    if (blocker) return finish('skipped', `not started: ${blocker.replace(':', ' ')} did not succeed`);
-    try {
-      await adapter.apply(change, {
-        signal: options.signal ?? new AbortController().signal,
-        awaitTask: (task) =>
-          waitForTask(adapter, task, {
-            deadlineMs: backend.limits.taskTimeoutSeconds * 1000,
-            onProgress: (t, status) => options.onTaskProgress?.(backend.name, t, status),
-            ...(options.signal ? { signal: options.signal } : {}),
-          }),
-      });
-      remember(options.records, key, change);
-      finish('applied');
-    } catch (error) {
-      finish('failed', error);
-    }
-  };
-
   for (const phase of phases) {
     await Promise.all(phase.map((change) => queue.add(() => run(change))));
-    await options.records.flush();
+    await records.flush();
   }
+  return results;
+}
+
+/** A checkpoint resumes only the very operation it was made for (the same move, not a later one). */
+function resumes(record: OperationRecord, change: Change): boolean {
+  const renameFrom = change.resource === 'user' ? change.renameFrom : undefined;
+  return record.action === change.action && record.renameFrom === renameFrom;
 }
 
 /** Records what a successful user change put in force: its address and password fingerprint. */

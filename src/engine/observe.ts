@@ -1,42 +1,70 @@
-// Observing every backend at once. A backend that fails is reported in one line (name, URL,
-// reason) and planned for no changes; the others go on.
+// Observing one backend: one bulk read, its cost in requests, and, when it fails, the error as a
+// typed value (for status) and as one line a person can act on (for the CLI).
 import type { BackendDecl, Config } from '../model/config.ts';
 import type { Observation } from '../plan/index.ts';
-import { isBackendError, type BackendAdapter } from './adapter.ts';
+import { BackendError, isBackendError, type BackendAdapter, type ObserveScope, type TaskRef, type TaskStatus } from './adapter.ts';
+import { waitForTask } from './tasks.ts';
 
-/** An adapter per backend, or the reason there is none (unsupported type…). */
-export type Connections = ReadonlyMap<string, BackendAdapter | Error>;
+/** What the engine knows of a backend: the plan's Observation, with the error kept typed. */
+export interface BackendObservation extends Observation {
+  failure?: BackendError;
+  /** When it was read (epoch ms); a long-lived reconciler observes again after its resync interval. */
+  observedAt: number;
+}
 
-export function observeScope(config: Config, backendId: string): { domains: string[] } {
+export function observeScope(config: Config, backendId: string): ObserveScope {
   return { domains: config.domains.filter((d) => d.backendIds.includes(backendId)).map((d) => d.domain) };
 }
 
-export async function observeBackends(config: Config, connections: Connections): Promise<Map<string, Observation>> {
-  const entries = await Promise.all(
-    config.backends.map(async (backend): Promise<[string, Observation]> => {
-      const adapter = connections.get(backend.id);
-      if (!adapter || adapter instanceof Error) {
-        return [backend.id, { backendId: backend.id, error: failureLine(backend, adapter ?? new Error('no adapter')), requests: 0 }];
-      }
-      const before = adapter.requestCount;
-      try {
-        const state = await adapter.observe(observeScope(config, backend.id));
-        return [backend.id, { backendId: backend.id, state, capabilities: adapter.capabilities, requests: adapter.requestCount - before }];
-      } catch (error) {
-        return [backend.id, { backendId: backend.id, error: failureLine(backend, error), requests: adapter.requestCount - before }];
-      }
-    }),
-  );
-  return new Map(entries);
+export interface ObserveOptions {
+  signal?: AbortSignal;
+  onTaskProgress?: (task: TaskRef, status: TaskStatus) => void;
+}
+
+export async function observeBackend(backend: BackendDecl, adapter: BackendAdapter | BackendError, scope: ObserveScope, options: ObserveOptions = {}): Promise<BackendObservation> {
+  const observedAt = Date.now();
+  if (adapter instanceof BackendError) return failed(backend, adapter, 0, observedAt);
+  const before = adapter.requestCount;
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    // Any call may turn into a task on some backends (MailStore): observing waits it out too.
+    const state = await adapter.observe(scope, {
+      signal,
+      awaitTask: (task) =>
+        waitForTask(adapter, task, {
+          deadline: Date.now() + backend.limits.taskTimeoutSeconds * 1000,
+          timeLimitSeconds: backend.limits.taskTimeoutSeconds,
+          signal, ...(options.onTaskProgress ? { onProgress: options.onTaskProgress } : {}),
+        }),
+    });
+    return { backendId: backend.id, state, capabilities: adapter.capabilities, requests: adapter.requestCount - before, observedAt };
+  } catch (error) {
+    return failed(backend, asBackendError(error), adapter.requestCount - before, observedAt);
+  }
+}
+
+function failed(backend: BackendDecl, failure: BackendError, requests: number, observedAt: number): BackendObservation {
+  return { backendId: backend.id, error: failureLine(backend, failure), failure, requests, observedAt };
 }
 
 /** `backend "james" (http://…): <reason>` — what a person needs, no stack trace. */
-export function failureLine(backend: Pick<BackendDecl, 'name' | 'url'>, error: unknown): string {
-  return `backend "${backend.name}" (${backend.url}): ${describeError(error)}`;
+export function failureLine(backend: Pick<BackendDecl, 'id' | 'name' | 'url'>, error: unknown): string {
+  return `backend "${displayName(backend)}" (${backend.url}): ${describeError(error)}`;
+}
+
+/** The backend's name, with its namespace where it is not the default (two namespaces may reuse a name). */
+export function displayName(backend: Pick<BackendDecl, 'id' | 'name'>): string {
+  return backend.id.startsWith('default/') ? backend.name : backend.id;
 }
 
 export function describeError(error: unknown): string {
   if (isBackendError(error)) return error.message;
   if (error instanceof Error) return `unexpected error: ${error.message}`;
   return `unexpected error: ${String(error)}`;
+}
+
+/** Anything thrown at the backend boundary, as a BackendError (an unexpected one keeps its cause). */
+export function asBackendError(error: unknown): BackendError {
+  if (isBackendError(error)) return error;
+  return new BackendError('Internal', describeError(error), { cause: error });
 }

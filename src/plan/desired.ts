@@ -32,8 +32,16 @@ export function desiredStateFor(
     globalQuota: null,
     notApplicable: [],
   };
-  const notApplicable = (resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string, value: unknown) =>
-    desired.notApplicable.push({ resource, key, owner, field, value, reason: `${backendType} cannot represent ${field}` });
+  const notApplicable = (resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string, value: unknown, wholeObject = false) =>
+    desired.notApplicable.push({
+      resource,
+      key,
+      owner,
+      field,
+      value,
+      reason: wholeObject ? `${backendType} has no ${field === 'domain' ? 'domains' : 'aliases'}` : `${backendType} cannot represent ${field}`,
+      ...(wholeObject ? { wholeObject } : {}),
+    });
 
   /** Limits as this backend can hold them: unsupported ones dropped (and reported), storage rounded. */
   const representable = (limits: Partial<QuotaLimits>, resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string) => {
@@ -58,6 +66,7 @@ export function desiredStateFor(
     domains.set(domain.domain, domain);
     const na = (field: string, value: unknown) => notApplicable('domain', domain.domain, domain.ref, field, value);
     if (!capabilities.domains) {
+      notApplicable('domain', domain.domain, domain.ref, 'domain', domain.domain, true);
       if (domain.aliasDomains?.length) na('aliasDomains', domain.aliasDomains);
       if (domain.prune.enabled) na('prune', domain.prune);
       continue;
@@ -139,7 +148,7 @@ export function desiredStateFor(
   for (const alias of config.aliases) {
     if (!alias.backendIds.includes(backendId)) continue;
     if (!capabilities.groups) {
-      notApplicable('group', alias.address, alias.ref, 'members', alias.members);
+      notApplicable('group', alias.address, alias.ref, 'members', alias.members, true);
       continue;
     }
     desired.groups.set(alias.address, { address: alias.address, members: alias.members, owner: alias.ref, domain: alias.domain });

@@ -5,7 +5,7 @@
 // created or changed, and of a declared object only the fields it sets (state.ts); only a
 // MailDomain with prune enabled lets undeclared users and aliases of that domain be deleted —
 // never anything in a domain the configuration does not declare.
-import { NO_QUOTA, describeObject, objectKey, type QuotaLimits } from '../model/config.ts';
+import { NO_QUOTA, describeObject, objectKey, type ObjectRef, type QuotaLimits } from '../model/config.ts';
 import { formatMessages, formatStorage } from '../model/quantity.ts';
 import type { Capabilities } from './capabilities.ts';
 import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, UserChange } from './plan.ts';
@@ -31,9 +31,15 @@ export interface DiffInput {
   allowMassDeletion: boolean;
 }
 
+/** A reason the run must not go ahead (the prune safety valve), and the object it comes from. */
+export interface Refusal {
+  owner: ObjectRef;
+  message: string;
+}
+
 export interface DiffResult {
   changes: Change[];
-  refusals: string[];
+  refusals: Refusal[];
   unmanaged: Unmanaged[];
 }
 
@@ -133,7 +139,7 @@ export function diffBackend(input: DiffInput): DiffResult {
   }
 
   // --- prune: undeclared users and aliases of domains that opted in
-  const refusals: string[] = [];
+  const refusals: Refusal[] = [];
   for (const domain of desired.domains.values()) {
     if (!domain.prune.enabled) continue;
     const reason = `not declared; ${describeObject(domain.owner)} prunes`;
@@ -151,10 +157,11 @@ export function diffBackend(input: DiffInput): DiffResult {
     }
     const limit = domain.prune.maxUserDeletionPercent;
     if (userDeletes.length > 0 && userDeletes.length * 100 > observedUsers.length * limit && !input.allowMassDeletion) {
-      refusals.push(
-        `${describeObject(domain.owner)}: the plan would delete ${userDeletes.length} of the ${observedUsers.length} users of ${domain.name} ` +
+      refusals.push({
+        owner: domain.owner,
+        message: `${describeObject(domain.owner)}: the plan would delete ${userDeletes.length} of the ${observedUsers.length} users of ${domain.name} ` +
           `(more than maxUserDeletionPercent: ${limit}%); check the configuration, or pass --allow-mass-deletion`,
-      );
+      });
     }
   }
 

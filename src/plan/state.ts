@@ -90,6 +90,8 @@ export interface NotApplicable {
   field: string;
   value: unknown;
   reason: string;
+  /** The backend cannot hold the object at all (an Alias where there are no aliases, a domain where there are no domains). */
+  wholeObject?: boolean;
 }
 
 export interface DesiredBackendState {

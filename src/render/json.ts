@@ -3,7 +3,7 @@
 // only ever added within a formatVersion.
 import Type, { type Static } from 'typebox';
 import { summarize, type Change, type Plan } from '../plan/index.ts';
-import type { ApplyReport } from '../engine/apply.ts';
+import type { ApplyReport } from '../engine/engine.ts';
 import { countResults } from './text.ts';
 
 export const PLAN_FORMAT = 'mailops.dev/plan/v1';
@@ -80,13 +80,16 @@ export const ApplyDocument = Type.Object({
       backend: Type.String(),
       changeId: Type.String(),
       action: Type.String(),
-      outcome: Type.Enum(['applied', 'failed', 'skipped']),
+      outcome: Type.Enum(['applied', 'failed', 'skipped', 'pending']),
       error: Type.Union([Type.String(), Type.Null()]),
       errorKind: Type.Union([Type.String(), Type.Null()]),
       durationMs: Type.Integer(),
     }),
   ),
-  summary: Type.Object({ applied: Type.Integer(), failed: Type.Integer(), skipped: Type.Integer() }),
+  outcome: Type.Enum(['complete', 'incomplete', 'refused'], {
+    description: 'complete: every change applied; refused: a safety valve stopped the run before anything was applied.',
+  }),
+  summary: Type.Object({ applied: Type.Integer(), failed: Type.Integer(), skipped: Type.Integer(), pending: Type.Integer() }),
   requests: Type.Record(Type.String(), Type.Integer(), { description: 'HTTP requests spent applying, per backend id.' }),
 });
 export type ApplyDocument = Static<typeof ApplyDocument>;
@@ -150,9 +153,13 @@ function changeDoc(change: Change) {
 }
 
 export function toApplyDocument(plan: Plan, report: ApplyReport): ApplyDocument {
+  const summary = countResults(report);
+  const refused = plan.backends.some((b) => b.refusals.length > 0);
+  const unreachable = plan.backends.some((b) => b.error);
   return {
     formatVersion: APPLY_FORMAT,
     plan: toPlanDocument(plan),
+    outcome: refused ? 'refused' : summary.failed + summary.skipped + summary.pending > 0 || unreachable ? 'incomplete' : 'complete',
     results: report.results.map((r) => ({
       backend: r.backendId,
       changeId: r.change.id,
@@ -162,7 +169,7 @@ export function toApplyDocument(plan: Plan, report: ApplyReport): ApplyDocument 
       errorKind: r.errorKind ?? null,
       durationMs: r.durationMs,
     })),
-    summary: countResults(report),
+    summary,
     requests: Object.fromEntries(report.requests),
   };
 }

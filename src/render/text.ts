@@ -5,7 +5,8 @@ import { describeObject } from '../model/config.ts';
 import { hasChanges, summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
 import type { NotApplicable } from '../plan/state.ts';
 import { SENSITIVE_PLACEHOLDER } from '../model/sensitive.ts';
-import type { ApplyReport, ChangeResult } from '../engine/apply.ts';
+import type { ChangeResult } from '../engine/apply.ts';
+import type { ApplyReport } from '../engine/engine.ts';
 
 export interface TextStyle {
   create(text: string): string;
@@ -147,6 +148,8 @@ export function renderResultLine(result: ChangeResult, style: TextStyle = PLAIN)
       return `${style.delete('✗')} ${what} ${where}: ${result.error}`;
     case 'skipped':
       return `${style.update('○')} ${what} ${where}: ${result.error}`;
+    case 'pending':
+      return `${style.update('…')} ${what} ${where}: ${result.error}`;
   }
 }
 
@@ -154,18 +157,19 @@ export interface ApplyCounts {
   applied: number;
   failed: number;
   skipped: number;
+  pending: number;
 }
 
 export function countResults(report: ApplyReport): ApplyCounts {
-  const counts = { applied: 0, failed: 0, skipped: 0 };
+  const counts = { applied: 0, failed: 0, skipped: 0, pending: 0 };
   for (const result of report.results) counts[result.outcome] += 1;
   return counts;
 }
 
 export function renderApplySummary(report: ApplyReport, backendErrors: string[], style: TextStyle = PLAIN): string {
   const counts = countResults(report);
-  const parts = [`${counts.applied} applied`, `${counts.failed} failed`, `${counts.skipped} skipped`];
-  const problems = counts.failed + counts.skipped + backendErrors.length;
+  const parts = [`${counts.applied} applied`, `${counts.failed} failed`, `${counts.skipped} skipped`, ...(counts.pending ? [`${counts.pending} still running`] : [])];
+  const problems = counts.failed + counts.skipped + counts.pending + backendErrors.length;
   const line = `Apply ${problems === 0 ? 'complete' : 'incomplete'}: ${parts.join(', ')}${backendErrors.length ? `; ${backendErrors.length} backend${backendErrors.length === 1 ? '' : 's'} unreachable` : ''}.`;
   return `${problems === 0 ? style.bold(line) : style.delete(line)}\n`;
 }

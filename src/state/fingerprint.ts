@@ -13,20 +13,31 @@ export function fingerprinter(key: Buffer): Fingerprinter {
 }
 
 /**
- * The fingerprint key: MAILOPS_FINGERPRINT_KEY when set (a Secret in a cluster, a CI variable),
- * otherwise a random key created once next to the records, readable by its owner only.
+ * Names the key without revealing it, so that records made with another key (a lost
+ * fingerprint.key, a changed MAILOPS_FINGERPRINT_KEY) are recognised as such.
  */
-export async function loadFingerprintKey(stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
+export function fingerprintKeyId(key: Buffer): string {
+  return createHmac('sha256', key).update('mailops fingerprint key id').digest('base64url').slice(0, 16);
+}
+
+/**
+ * The fingerprint key: MAILOPS_FINGERPRINT_KEY when set (a Secret in a cluster, a CI variable),
+ * otherwise `fingerprint.key` next to the records, readable by its owner only. Only a command that
+ * writes the state directory (apply) creates that file; a read-only one (plan) gets a throw-away
+ * key, so that no fingerprint it could compare matches, and the backend is asked instead.
+ */
+export async function loadFingerprintKey(stateDir: string, options: { create: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
   const fromEnv = env.MAILOPS_FINGERPRINT_KEY;
   if (fromEnv) return Buffer.from(fromEnv, 'utf8');
   const file = path.join(stateDir, 'fingerprint.key');
   try {
     return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${file}: ${(error as Error).message}`);
   }
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
+  if (!options.create) return key;
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
   // 'wx': if another process created it meanwhile, use theirs.
   try {
     await writeFile(file, `${key.toString('base64')}\n`, { flag: 'wx', mode: 0o600 });

@@ -1,10 +1,25 @@
-// What mailops last applied, per backend and per MailUser: the address (so that an address change
-// is recognised as a move, not a new user) and the password fingerprint. In file mode this is a
-// JSON file in the state directory; the controller will keep the same records in object status.
+// What mailops remembers per backend, because a backend cannot tell it:
+//   - per MailUser, the address and password fingerprint it last applied (an address change is
+//     recognised as a move, not a new user; a password is write-only on every backend);
+//   - per change, the checkpoint of an operation that is under way (a rename task that moves
+//     mail), so that a run that died resumes it instead of starting it again.
+// In file mode this is records.json in the state directory; the controller keeps the same records
+// in object status.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Checkpoint } from '../engine/adapter.ts';
+import type { Action } from '../plan/plan.ts';
 import type { AppliedRecord } from '../plan/state.ts';
+
+/** A checkpoint as stored, with what identifies the change it belongs to. */
+export interface OperationRecord extends Checkpoint {
+  action: Action;
+  /** For an address change: the old address. A checkpoint resumes only the same move. */
+  renameFrom?: string;
+  /** When the operation's current task was started (ISO 8601). */
+  taskStartedAt?: string;
+}
 
 export interface RecordStore {
   /** Records of one backend, by MailUser objectKey. */
@@ -12,6 +27,16 @@ export interface RecordStore {
   set(backendKey: string, objectKey: string, record: AppliedRecord): void;
   /** Forgets every record of this address (the user was deleted). */
   forgetAddress(backendKey: string, address: string): void;
+  operation(backendKey: string, changeId: string): OperationRecord | undefined;
+  /** The changes of one backend that have a checkpoint. */
+  operationIds(backendKey: string): string[];
+  /** Stores (or, with undefined, clears) the checkpoint of a change; durable after flush(). */
+  setOperation(backendKey: string, changeId: string, record: OperationRecord | undefined): void;
+  /**
+   * Declares the fingerprint key in use. Fingerprints made with another key cannot be compared:
+   * they are dropped (the planner then asks the backend, or sets the password once).
+   */
+  useKey(keyId: string): void;
   flush(): Promise<void>;
 }
 
@@ -27,88 +52,141 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'mailops');
 }
 
-interface RecordFile {
+interface RecordData {
   version: 1;
+  /** Which fingerprint key the fingerprints were made with (derived from the key, not the key). */
+  keyId?: string;
   backends: Record<string, Record<string, AppliedRecord>>;
+  operations?: Record<string, Record<string, OperationRecord>>;
 }
 
-export class FileRecordStore implements RecordStore {
-  readonly file: string;
-  #data: RecordFile;
-  #dirty = false;
+/** The records in memory (tests, the demo); FileRecordStore adds the file. */
+export class MemoryRecordStore implements RecordStore {
+  protected data: RecordData;
+  protected dirty = false;
 
-  private constructor(file: string, data: RecordFile) {
-    this.file = file;
-    this.#data = data;
-  }
-
-  static async open(stateDir: string): Promise<FileRecordStore> {
-    const file = path.join(stateDir, 'records.json');
-    let data: RecordFile = { version: 1, backends: {} };
-    try {
-      const parsed = JSON.parse(await readFile(file, 'utf8')) as RecordFile;
-      if (parsed.version !== 1 || typeof parsed.backends !== 'object') {
-        throw new Error(`${file} is not a mailops record file (version ${String(parsed.version)})`);
-      }
-      data = parsed;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    return new FileRecordStore(file, data);
+  constructor(data: RecordData = { version: 1, backends: {} }) {
+    this.data = data;
   }
 
   recordsFor(backendKey: string): ReadonlyMap<string, AppliedRecord> {
-    return new Map(Object.entries(this.#data.backends[backendKey] ?? {}));
+    return new Map(Object.entries(this.data.backends[backendKey] ?? {}));
   }
 
   set(backendKey: string, objectKey: string, record: AppliedRecord): void {
-    (this.#data.backends[backendKey] ??= {})[objectKey] = record;
-    this.#dirty = true;
+    (this.data.backends[backendKey] ??= {})[objectKey] = record;
+    this.dirty = true;
   }
 
   forgetAddress(backendKey: string, address: string): void {
-    const records = this.#data.backends[backendKey];
-    if (!records) return;
+    const records = this.data.backends[backendKey] ?? {};
     for (const [key, record] of Object.entries(records)) {
-      if (record.address === address) {
-        delete records[key];
-        this.#dirty = true;
-      }
+      if (record.address !== address) continue;
+      delete records[key];
+      this.dirty = true;
     }
   }
 
-  /** Writes atomically (temporary file + rename), readable by the owner only. */
+  operation(backendKey: string, changeId: string): OperationRecord | undefined {
+    return this.data.operations?.[backendKey]?.[changeId];
+  }
+
+  operationIds(backendKey: string): string[] {
+    return Object.keys(this.data.operations?.[backendKey] ?? {});
+  }
+
+  setOperation(backendKey: string, changeId: string, record: OperationRecord | undefined): void {
+    const operations = ((this.data.operations ??= {})[backendKey] ??= {});
+    if (record) operations[changeId] = record;
+    else if (changeId in operations) delete operations[changeId];
+    else return;
+    this.dirty = true;
+  }
+
+  useKey(keyId: string): void {
+    if (this.data.keyId === keyId) return;
+    // A file from before key ids were kept was made with the key next to it: adopt it as is.
+    if (this.data.keyId !== undefined) {
+      for (const records of Object.values(this.data.backends)) {
+        for (const record of Object.values(records)) record.passwordFingerprint = null;
+      }
+    }
+    this.data.keyId = keyId;
+    this.dirty = true;
+  }
+
   async flush(): Promise<void> {
-    if (!this.#dirty) return;
+    this.dirty = false;
+  }
+}
+
+export class FileRecordStore extends MemoryRecordStore {
+  readonly file: string;
+  readonly #readOnly: boolean;
+  #writing: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, data: RecordData, readOnly: boolean) {
+    super(data);
+    this.file = file;
+    this.#readOnly = readOnly;
+  }
+
+  /** `readOnly`: for commands that must not write the state directory (plan); flush does nothing. */
+  static async open(stateDir: string, options: { readOnly?: boolean } = {}): Promise<FileRecordStore> {
+    const file = path.join(stateDir, 'records.json');
+    const readOnly = options.readOnly ?? false;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new FileRecordStore(file, { version: 1, backends: {} }, readOnly);
+      throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    }
+    return new FileRecordStore(file, parseRecords(file, text), readOnly);
+  }
+
+  /**
+   * Writes atomically (temporary file + rename), readable by the owner only. Writes are queued:
+   * a checkpoint during a phase must not interleave with the write at the phase's end.
+   */
+  override flush(): Promise<void> {
+    if (this.#readOnly) return Promise.resolve();
+    this.#writing = this.#writing.then(() => this.#write());
+    return this.#writing;
+  }
+
+  async #write(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const text = `${JSON.stringify(this.data, null, 2)}\n`;
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const temporary = `${this.file}.${process.pid}.tmp`;
     const handle = await open(temporary, 'w', 0o600);
     try {
-      await handle.writeFile(`${JSON.stringify(this.#data, null, 2)}\n`);
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temporary, this.file);
-    this.#dirty = false;
   }
 }
 
-/** Records held in memory only (tests, the demo). */
-export class MemoryRecordStore implements RecordStore {
-  readonly #data = new Map<string, Map<string, AppliedRecord>>();
-  recordsFor(backendKey: string): ReadonlyMap<string, AppliedRecord> {
-    return new Map(this.#data.get(backendKey) ?? []);
+function parseRecords(file: string, text: string): RecordData {
+  const recovery =
+    'It is where mailops remembers the passwords it set (as fingerprints) and the address changes under way. ' +
+    'Restore it from a backup, or move it aside: the next plan then asks the servers, and sets a password once where they cannot tell.';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${(error as Error).message}). ${recovery}`);
   }
-  set(backendKey: string, objectKey: string, record: AppliedRecord): void {
-    if (!this.#data.has(backendKey)) this.#data.set(backendKey, new Map());
-    this.#data.get(backendKey)!.set(objectKey, record);
+  const data = parsed as Partial<RecordData> | null;
+  if (data?.version !== 1 || typeof data.backends !== 'object' || data.backends === null) {
+    throw new Error(`${file} is not a mailops record file of a version this mailops reads (version ${String(data?.version)}). ${recovery}`);
   }
-  forgetAddress(backendKey: string, address: string): void {
-    const records = this.#data.get(backendKey);
-    for (const [key, record] of records ?? []) if (record.address === address) records!.delete(key);
-  }
-  async flush(): Promise<void> {}
+  return data as RecordData;
 }
 
 /**

@@ -72,7 +72,7 @@ describe('plan and apply', () => {
     const apply = await mailops(['apply', ...examples(), '-o', 'json'], { env });
     const applied = JSON.parse(apply.stdout);
     expect(ajv.validate(ApplyDocument, applied), JSON.stringify(ajv.errors)).toBe(true);
-    expect(applied.summary).toEqual({ applied: 7, failed: 0, skipped: 0 });
+    expect(applied.summary).toEqual({ applied: 7, failed: 0, skipped: 0, pending: 0 });
 
     const markdown = await mailops(['plan', ...examples(), '-o', 'markdown'], { env });
     expect(markdown.stdout).toMatch(/^### mailops plan\n\n\*\*No changes\.\*\*/);

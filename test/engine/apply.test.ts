@@ -4,11 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JamesAdapter } from '../../src/backends/james/adapter.ts';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
 import { BackendError, type BackendAdapter } from '../../src/engine/adapter.ts';
-import { Session } from '../../src/engine/session.ts';
 import { hasChanges, summarize } from '../../src/plan/index.ts';
 import { MemoryRecordStore } from '../../src/state/records.ts';
-import { alias, backend, configFrom, docs, domain, user } from '../support/manifests.ts';
-import { FINGERPRINT_KEY, MapSecrets, converge } from '../support/session.ts';
+import { alias, backend, docs, domain, user } from '../support/manifests.ts';
+import { converge, openSession } from '../support/session.ts';
 
 let emulator: JamesEmulator | undefined;
 afterEach(async () => {
@@ -50,7 +49,7 @@ describe('failures are reported, not dropped', () => {
         },
       });
     };
-    const open = () => Session.open({ config: configFrom(yaml), secrets: new MapSecrets({ a: '1', b: '2', c: '3' }), records, fingerprintKey: FINGERPRINT_KEY, adapterFactory: flaky });
+    const open = () => openSession(yaml, { a: '1', b: '2', c: '3' }, records, { adapterFactory: flaky });
 
     const session = await open();
     const report = await session.apply(await session.plan());
@@ -78,17 +77,12 @@ describe('failures are reported, not dropped', () => {
     const records = new MemoryRecordStore();
     const before = docs(backend('james', emulator.url, '  limits: {taskTimeoutSeconds: 1}'), domain('example.com'), user('old@example.com', '', 'mover'));
     await converge(before, { mover: 'pw' }, records);
-    const session = await Session.open({
-      config: configFrom(before.replace('address: old@example.com', 'address: new@example.com')),
-      secrets: new MapSecrets({ mover: 'pw' }),
-      records,
-      fingerprintKey: FINGERPRINT_KEY,
-    });
+    const session = await openSession(before.replace('address: old@example.com', 'address: new@example.com'), { mover: 'pw' }, records);
     try {
       const plan = await session.plan();
       const report = await session.apply(plan);
       expect(report.results.map((r) => [r.change.action, r.outcome, r.errorKind])).toEqual([['replace', 'failed', 'Timeout']]);
-      expect(report.results[0]!.error).toMatch(/move data of old@example\.com to new@example\.com: task .* was cancelled because it did not finish within 1s/);
+      expect(report.results[0]!.error).toMatch(/move data of old@example\.com to new@example\.com: task .* was cancelled because it did not finish within 1s \(limits.taskTimeoutSeconds\)/);
       expect(emulator.state.tasks.map((t) => t.status)).toEqual(['canceled']);
       // Nothing was lost: the old user is still there and the next plan tries the move again.
       expect(emulator.state.users).toContain('old@example.com');

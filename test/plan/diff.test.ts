@@ -274,6 +274,6 @@ describe('ownership: a field the manifest leaves unset is observed and left alon
     const pruning = configFrom(docs(backend(), domain('example.com', '  aliasDomains: [example.org]\n  prune: {enabled: true}'), user('dave@example.com')));
     const result = plan(pruning, state(), { capabilities: noDomains });
     expect(outline(result)).toEqual(['+ user dave@example.com']);
-    expect(result.backends[0]!.notApplicable.map((n) => `${n.resource} ${n.field}`)).toEqual(['domain aliasDomains', 'domain prune']);
+    expect(result.backends[0]!.notApplicable.map((n) => `${n.resource} ${n.field}`)).toEqual(['domain domain', 'domain aliasDomains', 'domain prune']);
   });
 });

@@ -1,7 +1,9 @@
 // Drives the engine as the CLI does, but in-process: configuration from YAML, secrets from a map,
 // records in memory (shared across runs when the test passes the same store).
 import { Session } from '../../src/engine/session.ts';
-import type { ApplyReport } from '../../src/engine/apply.ts';
+import { createAdapter } from '../../src/backends/registry.ts';
+import type { AdapterFactory } from '../../src/engine/adapter.ts';
+import type { ApplyReport } from '../../src/engine/engine.ts';
 import type { SecretRef } from '../../src/model/config.ts';
 import { Sensitive } from '../../src/model/sensitive.ts';
 import type { Plan } from '../../src/plan/index.ts';
@@ -35,12 +37,17 @@ export interface RunResult {
   after: Plan;
 }
 
-export async function openSession(yaml: string, secrets: Record<string, string>, records: RecordStore = new MemoryRecordStore(), options: { allowMassDeletion?: boolean } = {}): Promise<Session> {
-  return Session.open({ config: configFrom(yaml), secrets: new MapSecrets(secrets), records, fingerprintKey: FINGERPRINT_KEY, ...options });
+export interface SessionTestOptions {
+  allowMassDeletion?: boolean;
+  adapterFactory?: AdapterFactory;
+}
+
+export async function openSession(yaml: string, secrets: Record<string, string>, records: RecordStore = new MemoryRecordStore(), options: SessionTestOptions = {}): Promise<Session> {
+  return Session.resolveAndOpen({ config: configFrom(yaml), resolver: new MapSecrets(secrets), records, fingerprintKey: FINGERPRINT_KEY, adapterFactory: createAdapter, ...options });
 }
 
 /** plan → apply → plan again, as `mailops apply` followed by `mailops plan` would. */
-export async function converge(yaml: string, secrets: Record<string, string>, records: RecordStore = new MemoryRecordStore(), options: { allowMassDeletion?: boolean } = {}): Promise<RunResult> {
+export async function converge(yaml: string, secrets: Record<string, string>, records: RecordStore = new MemoryRecordStore(), options: SessionTestOptions = {}): Promise<RunResult> {
   const session = await openSession(yaml, secrets, records, options);
   try {
     const plan = await session.plan();

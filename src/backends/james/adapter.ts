@@ -33,6 +33,10 @@ export const JAMES_CAPABILITIES: Capabilities = {
   rename: 'task',
 };
 
+/** The steps of an address change, in order; a checkpoint names the last one completed. */
+const MOVE_STEPS = ['created', 'aliases-detached', 'moved', 'converged'] as const;
+type MoveStep = (typeof MOVE_STEPS)[number];
+
 export interface JamesCredentials {
   /** A JWT for James 3.8 (Authorization: Bearer). */
   token?: string;
@@ -216,22 +220,66 @@ export class JamesAdapter implements BackendAdapter {
    * An address change: create the new user, let James move the data (mailboxes, quota, forwards…)
    * with its rename task, then retire the old user — so no mail is stranded. What the manifest
    * leaves unset travels with the mailbox.
+   *
+   * Each step is checkpointed, and a run that died in the middle resumes after the last one that
+   * completed: the mail moves once. What the later steps need but can no longer observe (the old
+   * user as it was, before its aliases were taken off and the task changed it) is in the
+   * checkpoint.
    */
   async #moveUser(change: UserChange, context: ApplyContext): Promise<void> {
     const want = change.after!;
     const oldAddress = change.renameFrom!;
-    const before = change.before!;
-    await this.client.createUser(want.address, revealPassword(want));
-    // Aliases point at the old user; James's task does not carry them, and a source can only
-    // map once, so they are taken off the old user first and put on the new one below.
-    for (const alias of before.extraAddresses) await this.client.removeAlias(oldAddress, alias);
-    const taskId = await this.client.startRename(oldAddress, want.address);
-    await context.awaitTask({ id: taskId, description: `move data of ${oldAddress} to ${want.address}` });
-    // The task carried the forwards over and copied the quota; read the forwards back.
-    const moved: UserState = { ...emptyUser(want.address), ...(await this.#forwardState(want.address)), quota: before.quota };
-    await this.#converge(moved, userAfter({ ...before, address: want.address }, want));
+    const resume = context.resumeFrom;
+    const done = (step: MoveStep) => resume !== undefined && MOVE_STEPS.indexOf(resume.step as MoveStep) >= MOVE_STEPS.indexOf(step);
+    const origin = (resume?.data?.origin as UserState | undefined) ?? change.before!;
+    const data = { origin };
+
+    if (!done('created')) {
+      await this.client.createUser(want.address, revealPassword(want));
+      await context.checkpoint({ step: 'created', data });
+    } else {
+      // The secret may have changed since the run that created the user.
+      await this.client.setPassword(want.address, revealPassword(want));
+    }
+    if (!done('aliases-detached')) {
+      // Aliases point at the old user; James's task does not carry them, and a source can only
+      // map once, so they are taken off the old user first and put on the new one below.
+      for (const alias of origin.extraAddresses) await this.client.removeAlias(oldAddress, alias);
+      await context.checkpoint({ step: 'aliases-detached', data });
+    }
+    if (!done('moved')) {
+      const description = `move data of ${oldAddress} to ${want.address}`;
+      // A run that died between starting the task and recording it left it running unrecorded.
+      const known = resume?.task ?? (resume ? await this.#findRenameTask(oldAddress, want.address, description) : undefined);
+      const task = known ?? { id: await this.client.startRename(oldAddress, want.address), description };
+      await context.awaitTask(task, { step: 'aliases-detached', data });
+      await context.checkpoint({ step: 'moved', data });
+    }
+    if (!done('converged')) {
+      // The task carried the forwards over and copied the quota; read back what is there now.
+      const moved: UserState = {
+        ...emptyUser(want.address),
+        ...(await this.#forwardState(want.address)),
+        extraAddresses: (await this.client.listAliasesOf(want.address)).map(lower),
+        quota: origin.quota,
+      };
+      await this.#converge(moved, userAfter({ ...origin, address: want.address }, want));
+      await context.checkpoint({ step: 'converged', data });
+    }
+    // The task always adds a forward old → new; it and any other forward of the old user go with it.
     for (const target of await this.client.listForwards(oldAddress)) await this.client.removeForward(oldAddress, target);
     await this.client.deleteUser(oldAddress);
+  }
+
+  /** A rename task of this very move that James still knows and that did not fail. */
+  async #findRenameTask(oldAddress: string, newAddress: string, description: string): Promise<TaskRef | undefined> {
+    const tasks = await this.client.listTasks();
+    const match = tasks.find((task) => {
+      const info = task.additionalInformation as { oldUser?: string; newUser?: string } | undefined;
+      return task.type === 'UsernameChangeTask' && info?.oldUser?.toLowerCase() === oldAddress && info?.newUser?.toLowerCase() === newAddress &&
+        task.status !== 'failed' && task.status !== 'canceled';
+    });
+    return match ? { id: match.taskId, description } : undefined;
   }
 
   async #forwardState(address: string): Promise<Pick<UserState, 'forwards' | 'keepCopy'>> {

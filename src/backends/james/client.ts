@@ -173,6 +173,10 @@ export class JamesClient {
     if (response.status === 408) return null;
     return this.#parse(response, request, isTaskReport);
   }
+  /** Every task James knows of (it keeps finished ones too), newest first. */
+  listTasks(): Promise<JamesTaskReport[]> {
+    return this.#json<JamesTaskReport[]>({ method: 'GET', path: '/tasks' }, (v) => Array.isArray(v) && v.every(isTaskReport));
+  }
   async cancelTask(taskId: string): Promise<void> {
     await this.#ok({ method: 'DELETE', path: `/tasks/${segment(taskId)}` }, { notFoundIsOk: true });
   }

@@ -230,7 +230,7 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     try {
       // Renaming a user with forwards onto itself is refused by James inside the task.
       const taskId = await a.client.startRename(`gina@${d}`, `gina@${d}`);
-      const failure = await waitForTask(a, { id: taskId, description: 'self-rename' }, { deadlineMs: 20_000 }).catch((e: unknown) => e);
+      const failure = await waitForTask(a, { id: taskId, description: 'self-rename' }, { deadline: Date.now() + 20_000 }).catch((e: unknown) => e);
       expect(isBackendError(failure, 'TaskFailed')).toBe(true);
       expect((failure as Error).message).toMatch(/^self-rename: task .* failed/);
     } finally {
