@@ -50,7 +50,7 @@ export function writePlan(plan: Plan, format: OutputFormat, verbose: boolean): v
 export function reportBackendErrors(plan: Plan): void {
   for (const backend of plan.backends) {
     if (backend.error) process.stderr.write(`Error: ${backend.error}\n`);
-    for (const refusal of backend.refusals) process.stderr.write(`Error: refused: ${refusal}\n`);
+    for (const refusal of backend.refusals) process.stderr.write(`Error: refused: ${refusal.message}\n`);
   }
 }
 

@@ -7,11 +7,12 @@
 //   Synced — the last reconcile could do everything it had to (nothing failed, nothing blocked).
 // Every reason is one a person can act on; the message says where and why.
 import type { Condition } from '../model/schema.ts';
-import type { ObjectRef } from '../model/config.ts';
-import { resourceLabel, type Change } from '../plan/index.ts';
+import { objectKey, type Config, type ObjectRef } from '../model/config.ts';
+import { resourceLabel, type Change, type Plan } from '../plan/index.ts';
 import type { NotApplicable } from '../plan/state.ts';
 import type { BackendErrorKind, TaskStatus } from './adapter.ts';
 import type { ChangeResult } from './apply.ts';
+import type { BackendObservation } from './observe.ts';
 
 export type ReadyReason =
   | 'Available'
@@ -200,4 +201,48 @@ function actionReason(change: Change): ReadyReason {
 
 function taskView(id: string, status: TaskStatus): NonNullable<BackendObjectStatus['task']> {
   return { id, state: status.state, ...(status.progress !== undefined ? { progress: Math.round(status.progress) } : {}) };
+}
+
+/** The backends an object is reconciled on: its own (users, aliases, domains), or those it affects. */
+export function servingBackends(config: Config, ref: ObjectRef): string[] {
+  const key = objectKey(ref);
+  const same = (other: ObjectRef) => objectKey(other) === key;
+  switch (ref.kind) {
+    case 'MailBackend':
+      return config.backends.filter((b) => same(b.ref)).map((b) => b.id);
+    case 'MailDomain':
+      return config.domains.find((d) => same(d.ref))?.backendIds ?? [];
+    case 'MailUser':
+      return config.users.find((u) => same(u.ref))?.backendIds ?? [];
+    case 'Alias':
+      return config.aliases.find((a) => same(a.ref))?.backendIds ?? [];
+    case 'QuotaPolicy':
+      // A global default acts on every backend; a policy used by reference acts through its users'
+      // and domains' changes, which carry their own status.
+      return config.globalQuota && same(config.globalQuota.ref) ? config.backends.map((b) => b.id) : [];
+  }
+}
+
+/** What the plan, the apply results and the observations say about one object, per backend. */
+export function backendOutcomes(
+  ref: ObjectRef,
+  backendIds: readonly string[],
+  plan: Plan,
+  results: readonly ChangeResult[],
+  observations: (backendId: string) => Pick<BackendObservation, 'failure'> | undefined,
+): BackendOutcome[] {
+  const key = objectKey(ref);
+  return backendIds.map((backendId) => {
+    const backendPlan = plan.backends.find((b) => b.backendId === backendId);
+    const failure = observations(backendId)?.failure;
+    const mine = (owner: ObjectRef) => objectKey(owner) === key;
+    return {
+      name: backendPlan?.backendName ?? backendId,
+      ...(failure ? { failure: { kind: failure.kind, message: failure.message } } : !backendPlan || backendPlan.error ? { failure: { kind: 'Unavailable' as const, message: backendPlan?.error ?? 'not observed' } } : {}),
+      changes: backendPlan?.changes.filter((c) => mine(c.owner)) ?? [],
+      results: results.filter((r) => r.backendId === backendId && mine(r.change.owner)),
+      notApplicable: backendPlan?.notApplicable.filter((na) => mine(na.owner)) ?? [],
+      refusals: backendPlan?.refusals.filter((r) => mine(r.owner)).map((r) => r.message) ?? [],
+    };
+  });
 }

@@ -5,10 +5,10 @@
 // created or changed, and of a declared object only the fields it sets (state.ts); only a
 // MailDomain with prune enabled lets undeclared users and aliases of that domain be deleted —
 // never anything in a domain the configuration does not declare.
-import { NO_QUOTA, describeObject, objectKey, type ObjectRef, type QuotaLimits } from '../model/config.ts';
+import { NO_QUOTA, describeObject, objectKey, type QuotaLimits } from '../model/config.ts';
 import { formatMessages, formatStorage } from '../model/quantity.ts';
 import type { Capabilities } from './capabilities.ts';
-import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, UserChange } from './plan.ts';
+import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, Refusal, UserChange } from './plan.ts';
 import {
   emptyUser,
   type AppliedRecord,
@@ -29,12 +29,6 @@ export interface DiffInput {
   records: ReadonlyMap<string, AppliedRecord>;
   capabilities: Capabilities;
   allowMassDeletion: boolean;
-}
-
-/** A reason the run must not go ahead (the prune safety valve), and the object it comes from. */
-export interface Refusal {
-  owner: ObjectRef;
-  message: string;
 }
 
 export interface DiffResult {

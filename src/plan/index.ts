@@ -60,7 +60,7 @@ export function buildPlan(input: PlanInput): Plan {
       changes: owners ? withDependencies(diff.changes, (c) => owned(c.owner)) : diff.changes,
       notApplicable: desired.notApplicable.filter((na) => owned(na.owner)),
       unmanaged: diff.unmanaged.filter((u) => owned(u.owner)),
-      refusals: diff.refusals.filter((r) => owned(r.owner)).map((r) => r.message),
+      refusals: diff.refusals.filter((r) => owned(r.owner)),
     };
   });
   return { backends, skippedDocuments: input.config.skippedDocuments };

@@ -6,6 +6,12 @@ import type { DomainState, GroupState, NotApplicable, ResourceKind, Unmanaged, U
 import type { DesiredDomain, DesiredGroup, DesiredUser } from './state.ts';
 import type { QuotaLimits } from '../model/config.ts';
 
+/** A reason the run must not go ahead (the prune safety valve), and the object it comes from. */
+export interface Refusal {
+  owner: ObjectRef;
+  message: string;
+}
+
 /**
  * create `+`, update `~`, delete `-`, and replace `±`: an address change that creates the new
  * object, moves the data across and deletes the old one (the old address is in `renameFrom`).
@@ -76,8 +82,8 @@ export interface BackendPlan {
   notApplicable: NotApplicable[];
   /** Fields of declared objects that the configuration leaves unset: observed, left alone. */
   unmanaged: Unmanaged[];
-  /** Reasons the run must not go ahead (safety valve). */
-  refusals: string[];
+  /** Reasons the run must not go ahead (the prune safety valve), with the MailDomain each comes from. */
+  refusals: Refusal[];
   /** The backend could not be observed; no changes are planned for it. */
   error?: string;
   /** HTTP requests spent observing. */

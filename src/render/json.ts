@@ -108,7 +108,7 @@ export function toPlanDocument(plan: Plan): PlanDocument {
       url: b.url,
       error: b.error ?? null,
       requests: b.requests,
-      refusals: b.refusals,
+      refusals: b.refusals.map((r) => r.message),
       changes: b.changes.map(changeDoc),
       notApplicable: b.notApplicable.map((na) => ({
         resource: na.resource,

@@ -13,7 +13,7 @@ export function renderPlanMarkdown(plan: Plan): string {
       out.push(`> [!CAUTION]`, `> ${escape(backend.error)}`, '');
       continue;
     }
-    for (const refusal of backend.refusals) out.push('> [!WARNING]', `> Refused: ${escape(refusal)}`, '');
+    for (const refusal of backend.refusals) out.push('> [!WARNING]', `> Refused: ${escape(refusal.message)}`, '');
     if (backend.changes.length === 0) continue;
     out.push(`#### \`${backend.backendName}\` (${backend.backendType}, ${backend.url})`, '');
     out.push('| | resource | key | fields |', '|---|---|---|---|');

@@ -43,7 +43,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     lines.push(...renderNotApplicable(notApplicable, options.verbose ?? false), '');
   }
   for (const backend of plan.backends) {
-    for (const refusal of backend.refusals) lines.push(style.delete(`Refused: ${refusal}`));
+    for (const refusal of backend.refusals) lines.push(style.delete(`Refused: ${refusal.message}`));
   }
   if (options.verbose) lines.push(...renderUnmanaged(plan, style));
   if (options.verbose) {

@@ -153,7 +153,7 @@ describe('ownership and pruning', () => {
     const pruning = configFrom(docs(backend(), domain('example.com', '  prune: {enabled: true, maxUserDeletionPercent: 25}'), user('alice@example.com')));
     const observed = strangers(); // alice, bob, eve in example.com: deleting bob and eve is 2 of 3
     const refused = plan(pruning, observed, { records: recordsFor(pruning) });
-    expect(refused.backends[0]!.refusals).toEqual([
+    expect(refused.backends[0]!.refusals.map((r) => r.message)).toEqual([
       expect.stringContaining('would delete 2 of the 3 users of example.com (more than maxUserDeletionPercent: 25%)'),
     ]);
     expect(plan(pruning, observed, { records: recordsFor(pruning), allowMassDeletion: true }).backends[0]!.refusals).toEqual([]);
