@@ -75,7 +75,9 @@ export type BackendErrorKind =
   | 'Protocol'
   | 'TaskFailed'
   | 'Timeout'
-  | 'Unsupported';
+  | 'Unsupported'
+  /** The caller cancelled the call (an abort signal), or the client was closed under it. */
+  | 'Aborted';
 
 export class BackendError extends Error {
   readonly kind: BackendErrorKind;
