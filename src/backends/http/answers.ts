@@ -70,20 +70,24 @@ export function kindOfStatus(status: number): BackendErrorKind {
 }
 
 /**
- * Classifies by status alone: 2xx succeed with the response as the value, 429 and 5xx are
- * transient (with the server's Retry-After), anything else is permanent. `errorOf` turns a failed
- * answer into the backend's own message.
+ * Classifies by status alone: 2xx succeed with the response as the value, anything else is a
+ * failure by status (see failureByStatus). `errorOf` turns a failed answer into the backend's own
+ * message.
  */
-export function classifyByStatus(errorOf: (request: HttpRequest, response: HttpResponse) => BackendError): AnswerClassifier<HttpResponse> {
-  return (request, response) => {
-    if (response.status >= 200 && response.status < 300) return success(response);
-    const error = errorOf(request, response);
-    if (response.status === 429 || response.status >= 500) {
-      // RFC 6585: a 429 refuses the request before acting on it, so even a POST may be repeated.
-      return transient(error, { retryAfterMs: retryAfterMs(response), unprocessed: response.status === 429 });
-    }
-    return permanent(error);
-  };
+export function classifyByStatus(errorOf: ErrorOfAnswer = statusError): AnswerClassifier<HttpResponse> {
+  return (request, response) => (response.status >= 200 && response.status < 300 ? success(response) : failureByStatus(request, response, errorOf));
+}
+
+export type ErrorOfAnswer = (request: HttpRequest, response: HttpResponse) => BackendError;
+
+/** A failed answer read by its status: 429 and 5xx are transient (with the server's Retry-After), anything else permanent. */
+export function failureByStatus(request: HttpRequest, response: HttpResponse, errorOf: ErrorOfAnswer = statusError): Answer<never> {
+  const error = errorOf(request, response);
+  if (response.status === 429 || response.status >= 500) {
+    // RFC 6585: a 429 refuses the request before acting on it, so even a POST may be repeated.
+    return transient(error, { retryAfterMs: retryAfterMs(response), unprocessed: response.status === 429 });
+  }
+  return permanent(error);
 }
 
 /** `METHOD /path: 404 <the start of the body>`, with the kind the status stands for. */
@@ -95,7 +99,7 @@ export function statusError(request: HttpRequest, response: HttpResponse): Backe
 }
 
 /** For a backend that speaks plain HTTP: 2xx success, 429/5xx transient, 4xx permanent by status. */
-export const defaultClassifier: AnswerClassifier<HttpResponse> = classifyByStatus(statusError);
+export const defaultClassifier: AnswerClassifier<HttpResponse> = classifyByStatus();
 
 /** The wait a 429 or 503 asks for (`Retry-After`: seconds or an HTTP date), if any. */
 export function retryAfterMs(response: HttpResponse, now: number = Date.now()): number | undefined {

@@ -68,7 +68,7 @@ export class HttpClient<V> {
   readonly #credentials: CredentialKeeper;
   /** Calls under way, so that close() can stop them. */
   readonly #calls = new Set<AbortController>();
-  #closed = false;
+  #closed: Promise<void> | undefined;
   #requests = 0;
 
   constructor(options: HttpClientOptions<V>) {
@@ -103,10 +103,12 @@ export class HttpClient<V> {
   }
 
   /** Stops every call under way (they fail with kind Aborted) and closes the connections. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    for (const call of this.#calls) call.abort(new Error('the client was closed'));
-    await Promise.all([this.#ordinary.close(), this.#longPolls.close()]);
+  close(): Promise<void> {
+    if (!this.#closed) {
+      for (const call of this.#calls) call.abort(new Error('the client was closed'));
+      this.#closed = Promise.all([this.#ordinary.close(), this.#longPolls.close()]).then(() => undefined);
+    }
+    return this.#closed;
   }
 
   async #call(request: HttpRequest, credentials: CredentialKeeper | null): Promise<Reply<V>> {

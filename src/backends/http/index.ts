@@ -17,6 +17,7 @@ export {
 export {
   classifyByStatus,
   defaultClassifier,
+  failureByStatus,
   kindOfStatus,
   permanent,
   readJson,
@@ -27,6 +28,7 @@ export {
   transient,
   type Answer,
   type AnswerClassifier,
+  type ErrorOfAnswer,
   type HttpResponse,
 } from './answers.ts';
 export {
