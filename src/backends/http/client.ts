@@ -111,7 +111,7 @@ export class HttpClient<V> {
     return this.#closed;
   }
 
-  async #call(request: HttpRequest, credentials: CredentialKeeper | null): Promise<Reply<V>> {
+  async #call(request: HttpRequest, keeper: CredentialKeeper | null): Promise<Reply<V>> {
     const call = new AbortController();
     const forward = () => call.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', forward, { once: true });
@@ -121,7 +121,7 @@ export class HttpClient<V> {
     const { signal } = call;
     const maxDelay = this.#options.retryMaxDelayMs ?? 5_000;
     try {
-      return await pRetry(() => this.#attempt(request, credentials, signal), {
+      return await pRetry(() => this.#attempt(request, keeper, signal), {
         retries: this.#options.retries,
         factor: 2,
         minTimeout: Math.min(this.#options.retryMinDelayMs ?? 200, maxDelay),
