@@ -123,6 +123,7 @@ export type BackendErrorKind =
   | 'TaskFailed'
   | 'Timeout'
   | 'Unsupported'
+  /** The caller cancelled the call (an abort signal), or the client was closed under it. */
   | 'Aborted'
   /** A fault of mailops itself, not of the backend. */
   | 'Internal';

@@ -16,7 +16,7 @@ import { UNLIMITED } from '../../model/quantity.ts';
 import type { Capabilities } from '../../plan/capabilities.ts';
 import type { Change, DomainChange, GlobalQuotaChange, GroupChange, UserChange } from '../../plan/plan.ts';
 import { domainAfter, emptyUser, userAfter, type BackendState, type DesiredUser, type DomainState, type GroupState, type UserState } from '../../plan/state.ts';
-import type { HttpClientOptions } from '../http.ts';
+import { staticHeaders, type ConnectionOptions } from '../http/index.ts';
 import { JamesClient, type JamesQuota, type JamesTaskReport } from './client.ts';
 
 export const JAMES_CAPABILITIES: Capabilities = {
@@ -54,8 +54,8 @@ export class JamesAdapter implements BackendAdapter {
   readonly capabilities = JAMES_CAPABILITIES;
   readonly client: JamesClient;
 
-  constructor(options: HttpClientOptions, credentials: JamesCredentials) {
-    this.client = new JamesClient({ ...options, headers: { ...options.headers, ...jamesAuthHeaders(credentials) } });
+  constructor(options: ConnectionOptions, credentials: JamesCredentials) {
+    this.client = new JamesClient(options, staticHeaders(jamesAuthHeaders(credentials)));
   }
 
   get requestCount(): number {

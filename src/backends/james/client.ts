@@ -1,7 +1,21 @@
 // Apache James WebAdmin over HTTP: one method per call the reconciler makes, James's error bodies
 // turned into BackendErrors. Facts: shared/backends/james.md (and "Seen on the real server").
-import { BackendError, type BackendErrorKind } from '../../engine/adapter.ts';
-import { HttpClient, segment, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
+import { BackendError, isBackendError } from '../../engine/adapter.ts';
+import {
+  classifyByStatus,
+  describeRequest,
+  HttpClient,
+  jsonBody,
+  kindOfStatus,
+  readJson,
+  segment,
+  success,
+  type AnswerClassifier,
+  type Authentication,
+  type ConnectionOptions,
+  type HttpRequest,
+  type HttpResponse,
+} from '../http/index.ts';
 
 /**
  * James 3.8.1's /address and /quota/users routes URL-decode their parameters once more after Jetty
@@ -38,10 +52,10 @@ export interface JamesTaskReport {
 }
 
 export class JamesClient {
-  readonly http: HttpClient;
+  readonly http: HttpClient<HttpResponse>;
 
-  constructor(options: HttpClientOptions) {
-    this.http = new HttpClient(options);
+  constructor(options: ConnectionOptions, auth: Authentication<HttpResponse>) {
+    this.http = new HttpClient({ ...options, classify: jamesAnswer, auth });
   }
 
   // --- domains
@@ -70,23 +84,17 @@ export class JamesClient {
   }
   /** Creates the user; if it exists already, sets the password instead (idempotent create). */
   async createUser(user: string, password: string): Promise<void> {
-    const response = await this.#send({ method: 'PUT', path: `/users/${segment(user)}`, json: { password } });
-    if (response.status === 409) return this.setPassword(user, password);
-    this.#check(response, { method: 'PUT', path: `/users/${segment(user)}` });
+    const created = await onStatus(409, null, this.http.call({ method: 'PUT', path: `/users/${segment(user)}`, body: jsonBody({ password }) }));
+    if (created === null) return this.setPassword(user, password);
   }
   async setPassword(user: string, password: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/users/${segment(user)}`, query: { force: true }, json: { password } });
+    await this.#ok({ method: 'PUT', path: `/users/${segment(user)}`, query: { force: true }, body: jsonBody({ password }) });
   }
-  /** Whether this is the user's password (204 yes, 401 with an empty body no). */
+  /** Whether this is the user's password (204 yes; 401 with an empty body, see jamesAnswer, no). */
   async verifyPassword(user: string, password: string): Promise<boolean> {
-    const request: HttpRequest = { method: 'POST', path: `/users/${segment(user)}/verify`, json: { password }, idempotent: true };
-    const response = await this.#send(request);
-    if (response.status === 204) return true;
-    // A refused admin credential also answers 401, but with a text body ("Invalid Bearer header.").
-    if (response.status === 401 && response.text.trim() === '') return false;
-    if (response.status === 404) return false;
-    this.#check(response, request);
-    return false;
+    const request: HttpRequest = { method: 'POST', path: `/users/${segment(user)}/verify`, body: jsonBody({ password }), idempotent: true };
+    const response = await onStatus(404, null, this.http.call(request));
+    return response?.status === 204;
   }
   async deleteUser(user: string): Promise<void> {
     await this.#ok({ method: 'DELETE', path: `/users/${segment(user)}` }, { notFoundIsOk: true });
@@ -105,15 +113,13 @@ export class JamesClient {
     return this.#json({ method: 'GET', path: '/mappings' }, (v) => typeof v === 'object' && v !== null && !Array.isArray(v));
   }
   async listForwards(user: string): Promise<string[]> {
-    const response = await this.#send({ method: 'GET', path: `/address/forwards/${decodedTwice(user)}` });
-    if (response.status === 404) return [];
-    const targets = this.#parse<Array<{ mailAddress: string }>>(response, { method: 'GET', path: `/address/forwards/${decodedTwice(user)}` }, Array.isArray);
+    const request: HttpRequest = { method: 'GET', path: `/address/forwards/${decodedTwice(user)}` };
+    const targets = await onStatus(404, [], this.#json<Array<{ mailAddress: string }>>(request, Array.isArray));
     return targets.map((t) => t.mailAddress);
   }
   async listAliasesOf(user: string): Promise<string[]> {
-    const response = await this.#send({ method: 'GET', path: `/address/aliases/${decodedTwice(user)}` });
-    if (response.status === 404) return [];
-    const sources = this.#parse<Array<{ source: string }>>(response, { method: 'GET', path: `/address/aliases/${decodedTwice(user)}` }, Array.isArray);
+    const request: HttpRequest = { method: 'GET', path: `/address/aliases/${decodedTwice(user)}` };
+    const sources = await onStatus(404, [], this.#json<Array<{ source: string }>>(request, Array.isArray));
     return sources.map((s) => s.source);
   }
   async addAlias(user: string, alias: string): Promise<void> {
@@ -140,13 +146,13 @@ export class JamesClient {
     return this.#json<Partial<JamesQuota>>({ method: 'GET', path: '/quota' }, isRecord).then(toQuota);
   }
   async setGlobalQuota(quota: JamesQuota): Promise<void> {
-    await this.#ok({ method: 'PUT', path: '/quota', json: quota });
+    await this.#ok({ method: 'PUT', path: '/quota', body: jsonBody(quota) });
   }
   getDomainQuota(domain: string): Promise<JamesQuota> {
     return this.#json<JamesQuotaDetail>({ method: 'GET', path: `/quota/domains/${segment(domain)}` }, isRecord).then((d) => toQuota(d.domain));
   }
   async setDomainQuota(domain: string, quota: JamesQuota): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/quota/domains/${segment(domain)}`, json: quota });
+    await this.#ok({ method: 'PUT', path: `/quota/domains/${segment(domain)}`, body: jsonBody(quota) });
   }
   /** Every user of a domain with its quota, in one call. */
   async listUserQuotas(domain: string): Promise<Map<string, JamesQuota>> {
@@ -157,21 +163,19 @@ export class JamesClient {
     return new Map(rows.map((row) => [row.username, toQuota(row.detail?.user)]));
   }
   async setUserQuota(user: string, quota: JamesQuota): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/quota/users/${decodedTwice(user)}`, json: quota });
+    await this.#ok({ method: 'PUT', path: `/quota/users/${decodedTwice(user)}`, body: jsonBody(quota) });
   }
 
   // --- tasks
   /** Waits up to `seconds` for the task to end; null when it is still running then (James answers 408). */
-  async awaitTask(taskId: string, seconds: number): Promise<JamesTaskReport | null> {
+  awaitTask(taskId: string, seconds: number): Promise<JamesTaskReport | null> {
     const request: HttpRequest = {
       method: 'GET',
       path: `/tasks/${segment(taskId)}/await`,
       query: { timeout: `${seconds}s` },
-      timeoutMs: (seconds + 30) * 1000,
+      longPoll: { holdMs: seconds * 1000 },
     };
-    const response = await this.#send(request);
-    if (response.status === 408) return null;
-    return this.#parse(response, request, isTaskReport);
+    return onStatus(408, null, this.#json<JamesTaskReport>(request, isTaskReport));
   }
   /** Every task James knows of (it keeps finished ones too), newest first. */
   listTasks(): Promise<JamesTaskReport[]> {
@@ -186,48 +190,36 @@ export class JamesClient {
   }
 
   // --- plumbing
-  #send(request: HttpRequest): Promise<HttpResponse> {
-    return this.http.send(request);
-  }
-
   async #ok(request: HttpRequest, options: { notFoundIsOk?: boolean } = {}): Promise<void> {
-    const response = await this.#send(request);
-    if (options.notFoundIsOk && response.status === 404) return;
-    this.#check(response, request);
+    const call = this.http.call(request);
+    await (options.notFoundIsOk ? onStatus(404, undefined, call) : call);
   }
 
   async #json<T>(request: HttpRequest, guard: (value: unknown) => boolean): Promise<T> {
-    return this.#parse<T>(await this.#send(request), request, guard);
-  }
-
-  #parse<T>(response: HttpResponse, request: HttpRequest, guard: (value: unknown) => boolean): T {
-    this.#check(response, request);
-    let value: unknown;
-    try {
-      value = JSON.parse(response.text);
-    } catch {
-      throw new BackendError('Protocol', `${request.method} ${readable(request.path)}: the answer is not JSON (${preview(response.text)}); is this James WebAdmin?`, { status: response.status });
-    }
-    if (!guard(value)) {
-      throw new BackendError('Protocol', `${request.method} ${readable(request.path)}: unexpected answer ${preview(response.text)}; is this James WebAdmin?`, { status: response.status });
-    }
-    return value as T;
-  }
-
-  #check(response: HttpResponse, request: HttpRequest): void {
-    if (response.status >= 200 && response.status < 300) return;
-    throw jamesError(response, `${request.method} ${readable(request.path)}`);
+    return readJson<T>(request, await this.http.call(request), guard, 'is this James WebAdmin?');
   }
 }
 
-const KIND_BY_STATUS: Record<number, BackendErrorKind> = {
-  400: 'Invalid',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'Unsupported',
-  408: 'Timeout',
-  409: 'Conflict',
+/** The call's result, or `fallback` when James answers `status`, which for this call means "nothing there". */
+async function onStatus<T, F>(status: number, fallback: F, call: Promise<T>): Promise<T | F> {
+  try {
+    return await call;
+  } catch (error) {
+    if (isBackendError(error) && error.status === status) return fallback;
+    throw error;
+  }
+}
+
+const jamesAnswerByStatus = classifyByStatus((request, response) => jamesError(response, describeRequest(request)));
+
+/**
+ * James's answers by status, its error bodies turned into messages; plus one call-specific reading:
+ * a password check answers a wrong password with 401 and an empty body, while a refused admin
+ * credential answers 401 with a text body ("Invalid Bearer header.").
+ */
+export const jamesAnswer: AnswerClassifier<HttpResponse> = (request, response) => {
+  const wrongPassword = response.status === 401 && request.method === 'POST' && request.path.endsWith('/verify') && response.text.trim() === '';
+  return wrongPassword ? success(response) : jamesAnswerByStatus(request, response);
 };
 
 /**
@@ -235,7 +227,7 @@ const KIND_BY_STATUS: Record<number, BackendErrorKind> = {
  * (plain text) and the 400 of a malformed URL (HTML): all three end up as one readable line.
  */
 export function jamesError(response: HttpResponse, what: string): BackendError {
-  const kind = KIND_BY_STATUS[response.status] ?? (response.status >= 500 ? 'Unavailable' : 'Protocol');
+  const kind = kindOfStatus(response.status);
   let reason = '';
   try {
     const body = JSON.parse(response.text) as { message?: string; details?: string; cause?: string };
@@ -247,28 +239,10 @@ export function jamesError(response: HttpResponse, what: string): BackendError {
   return new BackendError(kind, `${what}: ${response.status} ${reason || 'no details'}`.trim(), { status: response.status });
 }
 
-/** The path as a person would write it, for messages (decoded, even where it was encoded twice). */
-function readable(path: string): string {
-  let text = path;
-  for (let i = 0; i < 2; i++) {
-    try {
-      text = decodeURIComponent(text);
-    } catch {
-      break;
-    }
-  }
-  return text;
-}
-
 function stripHtml(html: string): string {
   const title = /<title>([^<]*)<\/title>/i.exec(html)?.[1];
   const text = (title ?? html.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim();
   return text.slice(0, 200);
-}
-
-function preview(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 80 ? `${JSON.stringify(flat.slice(0, 80))}…` : JSON.stringify(flat);
 }
 
 function toQuota(value: Partial<JamesQuota> | undefined): JamesQuota {

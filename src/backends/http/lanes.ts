@@ -1,0 +1,176 @@
+// A lane is a connection pool with its own concurrency and rate ceiling. A client has two: one for
+// ordinary requests and one for long polls, so that waiting on a backend task (held open by the
+// server for up to its hold time) never takes the slots, connections or rate budget of the calls
+// that do the work.
+import PQueue from 'p-queue';
+import { Pool, type Dispatcher } from 'undici';
+import type { HttpResponse } from './answers.ts';
+
+export interface LaneOptions {
+  origin: string;
+  /** Requests in flight at once, and connections kept. */
+  concurrency: number;
+  requestsPerSecond: number;
+  insecureSkipTLSVerify?: boolean;
+  /** Called once for each request written to a connection (never for one that could not connect). */
+  onSent: () => void;
+}
+
+export interface LaneRequest {
+  method: Dispatcher.HttpMethod;
+  /** Path and query string, from the origin on. */
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** A request that failed on the network; `sent` tells whether it reached the server. */
+export class NetworkFailure extends Error {
+  readonly sent: boolean;
+  constructor(cause: unknown, sent: boolean) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'NetworkFailure';
+    this.sent = sent;
+  }
+}
+
+interface AttemptRecord {
+  sent: boolean;
+}
+
+export class Lane {
+  readonly #pool: Pool;
+  readonly #dispatcher: Dispatcher;
+  readonly #queue: PQueue;
+
+  constructor(options: LaneOptions) {
+    this.#pool = new Pool(options.origin, {
+      connections: options.concurrency,
+      keepAliveTimeout: 10_000,
+      connect: { rejectUnauthorized: !options.insecureSkipTLSVerify },
+    });
+    this.#dispatcher = this.#pool.compose(reportWhenSent(options.onSent));
+    this.#queue = new PQueue({ concurrency: options.concurrency, intervalCap: options.requestsPerSecond, interval: 1000 });
+  }
+
+  /**
+   * Waits for a slot, sends the request and reads the whole answer (so the connection is free for
+   * the next one). Throws NetworkFailure for a network error, the signal's reason when aborted.
+   */
+  send(request: LaneRequest): Promise<HttpResponse> {
+    return this.#queue.add(() => this.#sendNow(request), { signal: request.signal });
+  }
+
+  async #sendNow(request: LaneRequest): Promise<HttpResponse> {
+    const attempt: AttemptRecord = { sent: false };
+    try {
+      const response = await this.#dispatcher.request({
+        method: request.method,
+        path: request.path,
+        headers: request.headers,
+        ...(request.body !== undefined ? { body: request.body } : {}),
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+        signal: request.signal,
+        opaque: attempt,
+      });
+      // undici's text() already skips a UTF-8 BOM; readJson skips one too, for other sources.
+      const text = await response.body.text();
+      return { status: response.statusCode, headers: response.headers, text };
+    } catch (error) {
+      if (!request.signal.aborted && isNetworkError(error)) throw new NetworkFailure(error, attempt.sent);
+      throw error;
+    }
+  }
+
+  /** Drops what waits for a slot and closes the connections once the requests in flight end. */
+  async close(): Promise<void> {
+    this.#queue.clear();
+    await this.#pool.close();
+  }
+}
+
+/**
+ * An undici interceptor that reports each request at the moment undici hands it to a connected
+ * socket (`onRequestStart`), which a request that cannot connect never reaches: so the request
+ * count shows what the server could have seen, and a failed attempt knows whether it was sent.
+ */
+function reportWhenSent(onSent: () => void): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) =>
+    dispatch(options, new StartReportingHandler(handler, () => {
+      // `opaque` is the request API's pass-through field: here, the attempt that asked.
+      const attempt = (options as { opaque?: AttemptRecord }).opaque;
+      if (attempt) attempt.sent = true;
+      onSent();
+    }));
+}
+
+class StartReportingHandler implements Dispatcher.DispatchHandler {
+  readonly #handler: Dispatcher.DispatchHandler;
+  readonly #onStart: () => void;
+  constructor(handler: Dispatcher.DispatchHandler, onStart: () => void) {
+    this.#handler = handler;
+    this.#onStart = onStart;
+  }
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#onStart();
+    this.#handler.onRequestStart?.(controller, context);
+  }
+  onRequestUpgrade(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>): void {
+    this.#handler.onRequestUpgrade?.(...args);
+  }
+  onResponseStarted(): void {
+    this.#handler.onResponseStarted?.();
+  }
+  onResponseStart(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>): void {
+    this.#handler.onResponseStart?.(...args);
+  }
+  onResponseData(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseData']>>): void {
+    this.#handler.onResponseData?.(...args);
+  }
+  onResponseEnd(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseEnd']>>): void {
+    this.#handler.onResponseEnd?.(...args);
+  }
+  onResponseError(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseError']>>): void {
+    this.#handler.onResponseError?.(...args);
+  }
+  onBodySent(chunk: Buffer): void {
+    this.#handler.onBodySent?.(chunk);
+  }
+  onRequestSent(): void {
+    this.#handler.onRequestSent?.();
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NETWORK_CODES.has(code);
+}
+
+/** A network failure in words a person can act on. */
+export function describeNetworkFailure(failure: NetworkFailure): string {
+  const cause = failure.cause;
+  const code = (cause as { code?: string } | null)?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'no answer within the time limit';
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') return 'connection closed by the server';
+  return code ? `${failure.message} (${code})` : failure.message;
+}
