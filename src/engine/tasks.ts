@@ -5,7 +5,7 @@
 // Two modes: `block` waits until the task is final (the CLI); `poll` looks once and, when the task
 // is still running, throws TaskPending so that a long-lived reconciler is never held up by it and
 // looks again on the next reconcile (Crossplane's "not ready yet, look again").
-import { BackendError, TaskPending, isFinal, type BackendAdapter, type TaskRef, type TaskStatus } from './adapter.ts';
+import { BackendError, TaskPending, isBackendError, isFinal, type BackendAdapter, type TaskRef, type TaskStatus } from './adapter.ts';
 
 export interface TaskWaitOptions {
   mode?: 'block' | 'poll';
@@ -23,7 +23,8 @@ export interface TaskWaitOptions {
 
 export async function waitForTask(adapter: BackendAdapter, task: TaskRef, options: TaskWaitOptions): Promise<TaskStatus> {
   const mode = options.mode ?? 'block';
-  const pollMs = options.pollMs ?? 20_000;
+  // A reconciler that polls only takes a short look: its worker has other objects to see to.
+  const pollMs = options.pollMs ?? (mode === 'poll' ? 1000 : 20_000);
   let cancelled = false;
   let cancelDeadline = 0;
   let current: TaskRef = task;
@@ -39,7 +40,15 @@ export async function waitForTask(adapter: BackendAdapter, task: TaskRef, option
       throw new BackendError('Timeout', `${task.description}: task ${task.id} did not finish in time, and did not confirm its cancellation`);
     }
     const remaining = (cancelled ? cancelDeadline : options.deadline) - now;
-    const status = await adapter.pollTask(current, Math.max(1000, Math.min(pollMs, remaining)));
+    let status: TaskStatus;
+    try {
+      // An interruption ends the current poll at once, so that the task is cancelled promptly;
+      // the polls that follow the cancellation run to their end.
+      status = await adapter.pollTask(current, Math.max(1000, Math.min(pollMs, remaining)), cancelled ? undefined : options.signal);
+    } catch (error) {
+      if (isBackendError(error, 'Aborted') && options.signal?.aborted && !cancelled) continue;
+      throw error;
+    }
     if (status.cursor !== undefined) current = { ...current, cursor: status.cursor };
     options.onProgress?.(current, status);
     if (!isFinal(status.state)) {

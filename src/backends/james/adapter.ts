@@ -320,9 +320,9 @@ export class JamesAdapter implements BackendAdapter {
   }
 
   // ------------------------------------------------------------------ tasks
-  async pollTask(task: TaskRef, waitMs: number): Promise<TaskStatus> {
+  async pollTask(task: TaskRef, waitMs: number, signal?: AbortSignal): Promise<TaskStatus> {
     const seconds = Math.max(1, Math.floor(waitMs / 1000));
-    const report = await this.client.awaitTask(task.id, seconds);
+    const report = await this.client.awaitTask(task.id, seconds, signal);
     if (!report) return { state: 'running' };
     return taskStatus(report);
   }

@@ -168,12 +168,13 @@ export class JamesClient {
 
   // --- tasks
   /** Waits up to `seconds` for the task to end; null when it is still running then (James answers 408). */
-  awaitTask(taskId: string, seconds: number): Promise<JamesTaskReport | null> {
+  awaitTask(taskId: string, seconds: number, signal?: AbortSignal): Promise<JamesTaskReport | null> {
     const request: HttpRequest = {
       method: 'GET',
       path: `/tasks/${segment(taskId)}/await`,
       query: { timeout: `${seconds}s` },
       longPoll: { holdMs: seconds * 1000 },
+      ...(signal ? { signal } : {}),
     };
     return onStatus(408, null, this.#json<JamesTaskReport>(request, isTaskReport));
   }
