@@ -49,12 +49,9 @@ function failed(backend: BackendDecl, failure: BackendError, requests: number, o
 
 /** `backend "james" (http://…): <reason>` — what a person needs, no stack trace. */
 export function failureLine(backend: Pick<BackendDecl, 'id' | 'name' | 'url'>, error: unknown): string {
-  return `backend "${displayName(backend)}" (${backend.url}): ${describeError(error)}`;
-}
-
-/** The backend's name, with its namespace where it is not the default (two namespaces may reuse a name). */
-export function displayName(backend: Pick<BackendDecl, 'id' | 'name'>): string {
-  return backend.id.startsWith('default/') ? backend.name : backend.id;
+  // With its namespace where that is not `default`: two namespaces may reuse a name.
+  const name = backend.id.startsWith('default/') ? backend.name : backend.id;
+  return `backend "${name}" (${backend.url}): ${describeError(error)}`;
 }
 
 export function describeError(error: unknown): string {

@@ -1,7 +1,7 @@
 // The plan as a pull-request comment: the summary first, a table per backend, and the full text
 // plan folded away in a diff block.
 import { summarize, resourceLabel, type Plan } from '../plan/index.ts';
-import { renderPlanText, SYMBOL } from './text.ts';
+import { backendLabel, renderPlanText, SYMBOL } from './text.ts';
 
 export function renderPlanMarkdown(plan: Plan): string {
   const summary = summarize(plan);
@@ -15,7 +15,7 @@ export function renderPlanMarkdown(plan: Plan): string {
     }
     for (const refusal of backend.refusals) out.push('> [!WARNING]', `> Refused: ${escape(refusal.message)}`, '');
     if (backend.changes.length === 0) continue;
-    out.push(`#### \`${backend.backendName}\` (${backend.backendType}, ${backend.url})`, '');
+    out.push(`#### \`${backendLabel(backend)}\` (${backend.backendType}, ${backend.url})`, '');
     out.push('| | resource | key | fields |', '|---|---|---|---|');
     for (const change of backend.changes) {
       const fields = change.fields.map((f) => f.field).join(', ') || (change.reason ?? '');

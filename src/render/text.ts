@@ -24,6 +24,11 @@ function id(text: string): string {
 
 export const SYMBOL: Record<Action, string> = { create: '+', update: '~', delete: '-', replace: '±' };
 
+/** A backend's name, with its namespace where that is not `default` (two namespaces may reuse a name). */
+export function backendLabel(backend: { backendId: string; backendName: string }): string {
+  return backend.backendId.startsWith('default/') ? backend.backendName : backend.backendId;
+}
+
 export interface TextOptions {
   style?: TextStyle;
   verbose?: boolean;
@@ -34,10 +39,10 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   const lines: string[] = [];
   for (const backend of plan.backends) {
     if (backend.error || backend.changes.length === 0) continue;
-    lines.push(style.bold(`Backend "${backend.backendName}" (${backend.backendType}, ${backend.url}):`), '');
+    lines.push(style.bold(`Backend "${backendLabel(backend)}" (${backend.backendType}, ${backend.url}):`), '');
     for (const change of backend.changes) lines.push(...renderChange(change, style), '');
   }
-  const notApplicable = plan.backends.flatMap((b) => b.notApplicable.map((na) => ({ backend: b.backendName, type: b.backendType, na })));
+  const notApplicable = plan.backends.flatMap((b) => b.notApplicable.map((na) => ({ backend: backendLabel(b), type: b.backendType, na })));
   if (notApplicable.length > 0) {
     lines.push(style.bold('Not applicable (declared, but the backend cannot represent it; left out):'));
     lines.push(...renderNotApplicable(notApplicable, options.verbose ?? false), '');
@@ -48,7 +53,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   if (options.verbose) lines.push(...renderUnmanaged(plan, style));
   if (options.verbose) {
     for (const backend of plan.backends) {
-      lines.push(style.dim(`Observed backend "${backend.backendName}" with ${backend.requests} HTTP request${backend.requests === 1 ? '' : 's'}.`));
+      lines.push(style.dim(`Observed backend "${backendLabel(backend)}" with ${backend.requests} HTTP request${backend.requests === 1 ? '' : 's'}.`));
     }
   }
   if (plan.skippedDocuments) {
@@ -116,7 +121,7 @@ function renderNotApplicable(entries: Array<{ backend: string; type: string; na:
 
 /** `-v`: per declared object, the fields the configuration leaves unset and what the backend has. */
 function renderUnmanaged(plan: Plan, style: TextStyle): string[] {
-  const entries = plan.backends.flatMap((b) => b.unmanaged.map((u) => ({ backend: b.backendName, u })));
+  const entries = plan.backends.flatMap((b) => b.unmanaged.map((u) => ({ backend: backendLabel(b), u })));
   if (entries.length === 0) return [];
   const lines = [style.bold('Left alone (not set in the configuration, so not managed; as observed):')];
   for (const { backend, u } of entries) {
@@ -140,7 +145,7 @@ function showObserved(value: unknown): string {
 export function renderResultLine(result: ChangeResult, style: TextStyle = PLAIN): string {
   const { change } = result;
   const what = `${SYMBOL[change.action]} ${resourceLabel(change.resource)}${change.resource === 'globalQuota' ? '' : ` ${change.key}`}`;
-  const where = style.dim(`[${result.backendName}]`);
+  const where = style.dim(`[${backendLabel(result)}]`);
   switch (result.outcome) {
     case 'applied':
       return `${style.create('✓')} ${what} ${where} ${style.dim(`${result.durationMs} ms`)}`;
