@@ -104,17 +104,20 @@ function show(value: unknown): string {
 }
 
 function renderNotApplicable(entries: Array<{ backend: string; type: string; na: NotApplicable }>, verbose: boolean): string[] {
-  const groups = new Map<string, string[]>();
-  for (const { backend, type, na } of entries) {
-    const key = `${backend}\u0000${type}\u0000${resourceLabel(na.resource)}\u0000${na.field}`;
-    groups.set(key, [...(groups.get(key) ?? []), na.key]);
+  const groups = new Map<string, { backend: string; na: NotApplicable; keys: string[] }>();
+  for (const { backend, na } of entries) {
+    const key = `${backend}\u0000${na.resource}\u0000${na.field}\u0000${na.reason}`;
+    const group = groups.get(key) ?? { backend, na, keys: [] };
+    group.keys.push(na.key);
+    groups.set(key, group);
   }
   const lines: string[] = [];
-  for (const [key, keys] of groups) {
-    const [backend, type, resource, field] = key.split('\u0000');
+  for (const { backend, na, keys } of groups.values()) {
     const shown = verbose ? keys : keys.slice(0, 5);
     const more = keys.length > shown.length ? ` and ${keys.length - shown.length} more (-v lists them)` : '';
-    lines.push(`  ! ${field} of ${keys.length} ${resource}${keys.length === 1 ? '' : 's'} on "${backend}" (${type} cannot represent it): ${shown.join(', ')}${more}`);
+    const resource = `${resourceLabel(na.resource)}${keys.length === 1 ? '' : 's'}`;
+    const what = na.wholeObject ? `${keys.length} ${resource}` : `${na.field} of ${keys.length} ${resource}`;
+    lines.push(`  ! ${what} on "${backend}" (${na.reason}): ${shown.join(', ')}${more}`);
   }
   return lines;
 }

@@ -44,7 +44,7 @@ describe('text plan', () => {
   });
 
   it('lists what the backend cannot represent', () => {
-    expect(text).toContain('! displayName of 1 user on "james" (james cannot represent it): alice@example.com');
+    expect(text).toContain('! displayName of 1 user on "james" (james cannot represent displayName): alice@example.com');
   });
 
   it('prints No changes. when there is nothing to do', () => {
