@@ -81,6 +81,6 @@ async function closeQuietly(connection: Connection): Promise<void> {
 function connectionIdentity(backend: BackendDecl, credentials: BackendCredentials | undefined): string {
   const secret = createHash('sha256');
   for (const value of [credentials?.username, credentials?.token?.reveal(), credentials?.password?.reveal()]) secret.update(`${value ?? ''}\0`);
-  const { type, url, limits, insecureSkipTLSVerify } = backend;
-  return JSON.stringify({ type, url, limits, insecureSkipTLSVerify, present: credentials !== undefined, secret: secret.digest('base64url') });
+  const { type, url, limits, insecureSkipTLSVerify, options } = backend;
+  return JSON.stringify({ type, url, limits, insecureSkipTLSVerify, options, present: credentials !== undefined, secret: secret.digest('base64url') });
 }

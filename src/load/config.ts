@@ -15,6 +15,7 @@ import {
 } from '../model/config.ts';
 import { domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
 import { QuantityError, parseMessages, parseStorage } from '../model/quantity.ts';
+import { BACKEND_OPTIONS } from '../model/schema.ts';
 import type {
   Alias,
   MailBackend,
@@ -107,7 +108,14 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
         taskTimeoutSeconds: spec.limits?.taskTimeoutSeconds ?? 600,
       },
       insecureSkipTLSVerify: spec.insecureSkipTLSVerify ?? false,
+      options: ((spec as Record<string, unknown>)[spec.type] as Record<string, unknown> | undefined) ?? {},
     });
+    // The CRD's rule, for files: a settings block only for the backend's own type.
+    for (const type of Object.keys(BACKEND_OPTIONS)) {
+      if (type !== spec.type && (spec as Record<string, unknown>)[type] !== undefined) {
+        report(item, ['spec', type], `holds settings of a ${type} backend, but this MailBackend is of type ${spec.type}`, true);
+      }
+    }
   }
 
   const resolveBackendRefs = (item: Located<unknown>, refs: Array<{ name: string }> | undefined, path: FieldPath): string[] => {

@@ -62,6 +62,8 @@ export interface BackendDecl {
     taskTimeoutSeconds: number;
   };
   insecureSkipTLSVerify: boolean;
+  /** The settings block of the backend's own type (`spec.<type>`), schema-checked; {} when absent. */
+  options: Readonly<Record<string, unknown>>;
 }
 
 // Ownership: a field a manifest leaves unset is null here and is not managed (observed, shown with

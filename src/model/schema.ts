@@ -169,6 +169,28 @@ export const CommonStatus = Type.Object({
 export const BACKEND_TYPES = ['james', 'mailstore', 'iredadmin', 'openxchange'] as const;
 export type BackendType = (typeof BACKEND_TYPES)[number];
 
+/**
+ * Settings that only one type of backend has, each validated by a schema of its own: a
+ * MailBackend carries them in the block named after its type (`spec.mailstore: {…}`), as a
+ * Kubernetes volume carries its source. A backend adds its block here.
+ */
+export const BACKEND_OPTIONS = {
+  mailstore: Type.Object(
+    {
+      apiForm: Type.Optional(
+        Type.Enum(['current', 'legacy'], {
+          default: 'current',
+          description:
+            'Which form of the Administration API the server speaks: current (POST /api/invoke/{Function}, answers in ' +
+            'envelopes) or legacy (POST /JSON/Invoke/{Method}, bare answers).',
+        }),
+      ),
+    },
+    { additionalProperties: false, description: 'Settings of a MailStore Server backend.' },
+  ),
+} satisfies Partial<Record<BackendType, TSchema>>;
+export type BackendOptions = { [T in keyof typeof BACKEND_OPTIONS]: Static<(typeof BACKEND_OPTIONS)[T]> };
+
 export const MailBackendSpec = Type.Object(
   {
     type: Type.Enum([...BACKEND_TYPES], { description: 'Which server this is.' }),
@@ -227,8 +249,15 @@ export const MailBackendSpec = Type.Object(
     insecureSkipTLSVerify: Type.Optional(
       Type.Boolean({ default: false, description: 'Accept any TLS certificate. For test servers only.' }),
     ),
+    ...Object.fromEntries(Object.entries(BACKEND_OPTIONS).map(([type, schema]) => [type, Type.Optional(schema)])),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    [CEL_RULES]: Object.keys(BACKEND_OPTIONS).map((type) => ({
+      rule: `!has(self.${type}) || self.type == '${type}'`,
+      message: `spec.${type} holds settings of a ${type} backend; this MailBackend is of another type`,
+    })),
+  },
 );
 
 export const MailDomainSpec = Type.Object(

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
-import { alias, backend, docs, domain, quotaPolicy, user } from '../support/manifests.ts';
+import { alias, backend, configFrom, docs, domain, quotaPolicy, user } from '../support/manifests.ts';
 
 async function tree(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mailops-load-'));
@@ -172,5 +172,25 @@ describe('bad input: every error names file, line, column and field', () => {
 
   it('a missing file', async () => {
     await expect(loadConfigFromPaths(['/nonexistent/mailops.yaml'])).rejects.toThrow(/\/nonexistent\/mailops\.yaml:1:1: no such file or directory/);
+  });
+});
+
+describe('settings of one backend type', () => {
+  const withSettings = (type: string, block: string) =>
+    backend().replace('type: james', `type: ${type}`).replace('spec:\n', `spec:\n${block}\n`);
+
+  it('are read from the block named after the backend type', () => {
+    const config = configFrom(withSettings('mailstore', '  mailstore: {apiForm: legacy}'));
+    expect(config.backends[0]!.options).toEqual({ apiForm: 'legacy' });
+  });
+
+  it('in the block of another type are refused where they are written', () => {
+    expect(() => configFrom(withSettings('james', '  mailstore: {apiForm: legacy}'))).toThrow(
+      /test\.yaml:5:3: MailBackend "james" spec\.mailstore: holds settings of a mailstore backend, but this MailBackend is of type james/,
+    );
+  });
+
+  it('are checked by the schema of their type', () => {
+    expect(() => configFrom(withSettings('mailstore', '  mailstore: {apiForm: newest}'))).toThrow(/spec\.mailstore\.apiForm/);
   });
 });
