@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { halt } from '../../../src/backends/emulator/answers.ts';
 import { parseDuration } from '../../../src/backends/emulator/duration.ts';
 import { createFaultPlan, seededRandom } from '../../../src/backends/emulator/faults.ts';
 import { createRouter, decodePath } from '../../../src/backends/emulator/router.ts';
@@ -112,10 +113,33 @@ describe('emulator framework', () => {
     expect(emulator.requestLog[0]).toMatchObject({ method: 'PUT', path: '/change', status: 0, fault: 'reset' });
   });
 
-  it('mixes both kinds of faults in mixed mode', () => {
+  it('runs the handler and then drops the connection for a lost fault: the write happened, the answer did not', async () => {
+    const { emulator, backend } = await start({ failureRate: 1, failureMode: 'lost' });
+    const error: unknown = await request(`${emulator.url}/change`, { method: 'PUT', body: 'x' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect((error as { code?: string }).code).toMatch(/^(ECONNRESET|UND_ERR_SOCKET)$/);
+    expect(backend.handled).toBe(1);
+    expect(emulator.requestLog).toEqual([{ method: 'PUT', path: '/change', query: '', status: 0, fault: 'lost' }]);
+  });
+
+  it('answers a Halt thrown by the handler with its response', async () => {
+    const backend = {
+      name: 'halting',
+      handle: (): never => halt({ status: 418, body: 'teapot' }),
+      serverError: () => ({ status: 500 }),
+    };
+    const { emulator } = await start({}, { ...backend, handled: 0 });
+    const response = await fetch(`${emulator.url}/x`);
+    expect([response.status, await response.text()]).toEqual([418, 'teapot']);
+  });
+
+  it('mixes the three kinds of faults in mixed mode', () => {
     const next = createFaultPlan({ failureRate: 1, failureMode: 'mixed', seed: 1 });
     const faults = new Set(Array.from({ length: 50 }, next));
-    expect(faults).toEqual(new Set(['status', 'reset']));
+    expect(faults).toEqual(new Set(['status', 'reset', 'lost']));
+    expect(() => createFaultPlan({ failureMode: 'flaky' as 'status' })).toThrow(/one of status, reset, lost, mixed/);
     expect(() => createFaultPlan({ failureRate: 2 })).toThrow(/between 0 and 1/);
     const random = seededRandom(3);
     const again = seededRandom(3);
