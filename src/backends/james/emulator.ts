@@ -4,9 +4,9 @@
 // test/backends/james/emulator.test.ts checks it against a real James. Its parts, in ./emulator/: names, the store
 // and the rewrite table, the mapping rules, tasks, authentication, and one route file per area.
 
-import { createRouteDispatcher } from '../emulator/router.ts';
+import { decodePath, createRouteDispatcher } from '../emulator/router.ts';
 import { startEmulator, type EmulatorOptions, type EmulatorRequest, type RunningEmulator } from '../emulator/server.ts';
-import { jamesError, malformedUrl, routeNotFound } from './emulator/answers.ts';
+import { jamesError, JSON_CONTENT, malformedUrl, routeNotFound } from './emulator/answers.ts';
 import { createAuthentication, type JamesAuthOptions } from './emulator/auth.ts';
 import { parseDomain, parseUsername } from './emulator/names.ts';
 import type { JamesMapping } from './emulator/rewrite-table.ts';
@@ -75,6 +75,23 @@ export interface JamesEmulator extends RunningEmulator {
   readonly entriesVisited: number;
 }
 
+/** Spark matches a path without its empty segments (`//domains` is `/domains`), but not one with a trailing slash. */
+function sparkSegments(rawPath: string): string[] | undefined {
+  const segments = decodePath(rawPath);
+  return rawPath.endsWith('/') ? segments : segments?.filter((segment) => segment !== '');
+}
+
+/** WebAdmin's CORS filter answers every OPTIONS request, before authentication (seen on 3.8.1). */
+const PREFLIGHT = {
+  status: 200,
+  headers: {
+    ...JSON_CONTENT,
+    'access-control-allow-origin': '*',
+    'access-control-request-method': 'DELETE, GET, POST, PUT',
+    'access-control-allow-headers': 'Content-Type, Authorization, Accept',
+  },
+};
+
 function stateView(store: JamesStore, tasks: JamesTaskWorker): JamesStateView {
   const limits = (map: Map<string, QuotaLimits>) => Object.fromEntries([...map]
     .filter(([, value]) => value.count !== null || value.size !== null)
@@ -120,7 +137,11 @@ export async function startJamesEmulator(options: JamesEmulatorOptions = {}): Pr
     // Spark has no 405: a known path with another method is "not found" too.
     notFound: routeNotFound,
     headAsGet: true,
-    guard: (request: EmulatorRequest, segments) => (privateBases.has(segments[0] ?? '') ? authenticate(request) : undefined),
+    splitPath: sparkSegments,
+    guard: (request: EmulatorRequest, segments) => {
+      if (request.method === 'OPTIONS') return PREFLIGHT;
+      return privateBases.has(segments[0] ?? '') ? authenticate(request) : undefined;
+    },
   });
 
   const emulator = await startEmulator({

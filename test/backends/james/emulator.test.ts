@@ -156,6 +156,19 @@ describe.each(TARGETS)('James WebAdmin: $name', (factory) => {
       expect(plain.status).toBe(204);
     });
 
+    test('refuses a body without a password with the details Jackson gives, for a new user and a verification', async () => {
+      const d = uniqueDomain();
+      await withUsers(call, `bob@${d}`);
+      const npe = (dto: string, body: string) => `Cannot construct instance of \`org.apache.james.webadmin.dto.${dto}\`, `
+        + `problem: \`java.lang.NullPointerException\`\n at [Source: (String)"${body}"; line: 1, column: ${body.length}]`;
+      expect((await call('PUT', `/users/new@${d}`, { body: '{}' })).body)
+        .toEqual(jamesError(400, 'InvalidArgument', 'JSON payload of the request is not valid', npe('AddUserRequest', '{}')));
+      expect((await call('PUT', `/users/new@${d}`, { body: '{"password":null}' })).body)
+        .toEqual(jamesError(400, 'InvalidArgument', 'JSON payload of the request is not valid', npe('AddUserRequest', '{"password":null}')));
+      expect((await call('POST', `/users/bob@${d}/verify`, { body: '{}' })).body)
+        .toEqual(jamesError(400, 'InvalidArgument', 'Error while deserializing verifyUser request', npe('VerifyUserRequest', '{}')));
+    });
+
     test('tells existing users with HEAD and deletes with 204 even when absent, keeping their mailboxes', async () => {
       const d = uniqueDomain();
       await withUsers(call, `bob@${d}`);
@@ -188,6 +201,35 @@ describe.each(TARGETS)('James WebAdmin: $name', (factory) => {
     });
   });
 
+  describe('paths, preflight and health', () => {
+    test('matches a path without its empty segments, as Spark does, but not one with a trailing slash', async () => {
+      const d = uniqueDomain();
+      expect((await call('GET', '//domains')).body).toContain('localhost');
+      expect((await call('GET', `/domains//${d}`)).body).toEqual(jamesError(404, 'InvalidArgument', `The domain list does not contain: ${d}`));
+      expect((await call('GET', '/users/')).body).toEqual(jamesError(404, 'notFound', 'GET /users/ can not be found'));
+    });
+
+    test('answers OPTIONS on any path, without credentials, with the CORS headers', async () => {
+      for (const path of ['/domains', '/nothing/here']) {
+        const response = await fetch(`${james.target.url}${path}`, { method: 'OPTIONS' });
+        expect([response.status, await response.text()]).toEqual([200, '']);
+        expect(response.headers.get('access-control-allow-origin')).toBe('*');
+        expect(response.headers.get('access-control-allow-headers')).toBe('Content-Type, Authorization, Accept');
+        expect(response.headers.get('access-control-request-method')).toBe('DELETE, GET, POST, PUT');
+      }
+    });
+
+    test('lists the health checks of the memory app, all healthy, in its order', async () => {
+      const names = ['Guice application lifecycle', 'EmptyErrorMailRepository', 'MailReceptionCheck', 'EventDeadLettersHealthCheck', 'MessageFastViewProjection'];
+      const component = (name: string) => ({ componentName: name, escapedComponentName: encodeURIComponent(name) });
+      expect((await call('GET', '/healthcheck/checks')).body).toEqual(names.map(component));
+      expect((await call('GET', '/healthcheck')).body).toEqual({
+        status: 'healthy', checks: names.map((name) => ({ ...component(name), status: 'healthy', cause: null })),
+      });
+      expect((await call('GET', '/healthcheck/checks/Nope')).body).toEqual(jamesError(404, 'notFound', 'Component with name Nope cannot be found'));
+    });
+  });
+
   describe('user mailboxes', () => {
     test('creates nested mailboxes with their parents, lists and finds them', async () => {
       const d = uniqueDomain();
@@ -201,6 +243,18 @@ describe.each(TARGETS)('James WebAdmin: $name', (factory) => {
       expect((await call('GET', `/users/bob@${d}/mailboxes/Sent`)).body).toEqual(jamesError(404, 'notFound', 'Mailbox does not exist'));
       expect((await call('DELETE', `/users/bob@${d}/mailboxes/INBOX`)).status).toBe(204);
       expect((await call('GET', `/users/bob@${d}/mailboxes`)).body).toEqual([]);
+    });
+
+    test('counts the messages and the unseen ones of a mailbox, naming its full path when it is missing', async () => {
+      const d = uniqueDomain();
+      await withUsers(call, `bob@${d}`);
+      await call('PUT', `/users/bob@${d}/mailboxes/INBOX`);
+      expect((await call('GET', `/users/bob@${d}/mailboxes/INBOX/messageCount`)).body).toBe(0);
+      expect((await call('GET', `/users/bob@${d}/mailboxes/INBOX/unseenMessageCount`)).body).toBe(0);
+      for (const count of ['messageCount', 'unseenMessageCount']) {
+        expect((await call('GET', `/users/bob@${d}/mailboxes/Sent/${count}`)).body)
+          .toEqual(jamesError(404, 'notFound', 'Invalid get on user mailboxes', `#private:bob@${d}:Sent can not be found`));
+      }
     });
 
     test('refuses unknown users and invalid names', async () => {
@@ -300,6 +354,9 @@ describe.each(TARGETS)('James WebAdmin: $name', (factory) => {
       expect((await call('GET', `/tasks/${unknown}`)).body).toEqual(jamesError(404, 'notFound', `${unknown} can not be found`));
       expect((await call('GET', `/tasks/${unknown}/await`)).body).toEqual(jamesError(404, 'ServerError', 'The taskId is not found'));
       expect((await call('DELETE', `/tasks/${unknown}`)).status).toBe(204);
+      expect((await call('GET', `/tasks/${unknown}/await?timeout=0`)).body).toEqual(jamesError(408, 'ServerError', 'The timeout has been reached'));
+      expect((await call('GET', `/tasks/${taskId}/await?timeout=-1`)).body).toEqual(jamesError(400, 'InvalidArgument', 'Invalid timeout',
+        'Duration amount should be positive'));
       expect((await call('GET', `/tasks/${taskId}/await?timeout=soon`)).body).toEqual(jamesError(400, 'InvalidArgument', 'Invalid timeout',
         'Supplied value do not follow the unit format (number optionally suffixed with a string representing the unit'));
     });
@@ -360,6 +417,8 @@ describe.each(TARGETS)('James WebAdmin: $name', (factory) => {
       expect(negative.body).toMatchObject({ message: 'Invalid quota. Need to be an integer value greater or equal to -1' });
       expect((await call('PUT', `/quota/domains/${d}/count`, { body: '1.5' })).status).toBe(400);
       expect((await call('PUT', `/quota/domains/${d}/count`, { body: '-2' })).status).toBe(400);
+      expect((await call('PUT', `/quota/domains/${d}/count`, { body: '99999999999999999999' })).body).toEqual(jamesError(400, 'InvalidArgument',
+        'Invalid quota. Need to be an integer value greater or equal to -1', 'For input string: "99999999999999999999"'));
       expect((await call('GET', `/quota/domains/${d}/count`)).status).toBe(204);
       // Jackson coerces JSON numbers and numeric strings.
       expect((await call('PUT', `/quota/domains/${d}`, { body: { count: 1.5, size: '12' } })).status).toBe(204);

@@ -88,6 +88,10 @@ export const RENAME_STEPS: readonly RenameStep[] = [
   { name: 'FilterUsernameChangeTaskStep', priority: 4, run: nothingToMove },
 ];
 
+// The order 3.8.1 writes the steps in a report (a hash map's, not the execution order).
+const REPORTED_STEP_ORDER = ['ACLUsernameChangeTaskStep', 'DelegationUsernameChangeTaskStep', 'FilterUsernameChangeTaskStep',
+  'QuotaUsernameChangeTaskStep', 'ForwardUsernameChangeTaskStep', 'MailboxUsernameChangeTaskStep'];
+
 export function createJamesTaskWorker(store: JamesStore): JamesTaskWorker {
   return createTaskWorker<RenameContext>({ concurrency: 1, newMap: () => store.collections.map() });
 }
@@ -105,7 +109,7 @@ function taskDate(date: Date): string {
 
 const NODE = hostname();
 
-/** ExecutionDetailsDto: absent dates are omitted; executedOn / cancelledFrom are null until known. */
+/** ExecutionDetailsDto, keys in 3.8.1's order: absent dates are omitted; executedOn / cancelledFrom are null until known. */
 function taskReport(task: Task<RenameContext>): Record<string, unknown> {
   const { oldUser, newUser, fromStep } = task.context;
   const finished = (state: TaskState): Date | undefined => (task.state === state ? task.finishedAt : undefined);
@@ -116,21 +120,22 @@ function taskReport(task: Task<RenameContext>): Record<string, unknown> {
     ['failedDate', finished('failed')],
   ];
   return {
-    taskId: task.id,
-    type: 'UsernameChangeTask',
-    status: taskStatus(task),
-    submittedFrom: NODE,
-    executedOn: task.startedAt === undefined ? null : NODE,
-    cancelledFrom: task.cancelRequestedAt === undefined ? null : NODE,
     additionalInformation: {
       type: 'UsernameChangeTask',
       oldUser,
       newUser,
-      status: Object.fromEntries([...task.steps].map(([name, state]) => [name, STEP_STATUS[state]])),
+      status: Object.fromEntries(REPORTED_STEP_ORDER.map((name) => [name, STEP_STATUS[task.steps.get(name) ?? 'waiting']])),
       fromStep,
-      timestamp: new Date().toISOString(),
+      // An Instant printed with nanoseconds.
+      timestamp: new Date().toISOString().replace('Z', '000000Z'),
     },
+    submittedFrom: NODE,
+    executedOn: task.startedAt === undefined ? null : NODE,
+    cancelledFrom: task.cancelRequestedAt === undefined ? null : NODE,
     submitDate: taskDate(task.submittedAt),
+    type: 'UsernameChangeTask',
+    status: taskStatus(task),
+    taskId: task.id,
     ...Object.fromEntries(dates.flatMap(([name, date]) => (date === undefined ? [] : [[name, taskDate(date)]]))),
   };
 }
@@ -152,6 +157,7 @@ function awaitTimeoutOf(call: RouteCall): number {
   const raw = call.query.get('timeout');
   if (raw === null || raw === '') return MAX_AWAIT_MS;
   const invalid = (details: string): never => halt(400, 'InvalidArgument', 'Invalid timeout', details);
+  if (/^\s*-\s*\d/.test(raw)) invalid('Duration amount should be positive');
   let timeoutMs = 0;
   try {
     timeoutMs = parseDuration(raw, 's');
@@ -198,12 +204,12 @@ export function taskRoutes(worker: JamesTaskWorker): Route<RouteHandler>[] {
     const task = worker.get(id);
     return task === undefined ? halt(404, 'notFound', `${id} can not be found`) : json(taskReport(task));
   };
-  /** Blocks until the task ends (a long poll). */
+  /** Blocks until the task ends (a long poll). A zero timeout expires before the task is even looked up (3.8.1). */
   const awaitTask: RouteHandler = async (call) => {
     const id = taskIdOf(call);
     const timeoutMs = awaitTimeoutOf(call);
     const task = worker.get(id);
-    if (task === undefined) halt(404, 'ServerError', 'The taskId is not found');
+    if (task === undefined) return timeoutMs === 0 ? timedOut() : halt(404, 'ServerError', 'The taskId is not found');
     return (await worker.waitForEnd(task, timeoutMs, call.request.signal)) ? json(taskReport(task)) : timedOut();
   };
   /** Asks for cancellation; 204 even for an unknown or finished task. */

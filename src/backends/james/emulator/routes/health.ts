@@ -1,10 +1,10 @@
-// /healthcheck: the checks of james-server-memory-app 3.8.1, all healthy.
+// /healthcheck: the checks of james-server-memory-app 3.8.1, all healthy, in the order it lists them.
 
 import { routeTable, type Route, type RouteHandler } from '../../../emulator/router.ts';
 import { halt, json } from '../answers.ts';
 
-const CHECKS = ['Guice application lifecycle', 'MailReceptionCheck', 'EventDeadLettersHealthCheck',
-  'EmptyErrorMailRepository', 'MessageFastViewProjection'];
+const CHECKS = ['Guice application lifecycle', 'EmptyErrorMailRepository', 'MailReceptionCheck',
+  'EventDeadLettersHealthCheck', 'MessageFastViewProjection'];
 
 const component = (name: string) => ({ componentName: name, escapedComponentName: encodeURIComponent(name) });
 const result = (name: string) => ({ ...component(name), status: 'healthy', cause: null });

@@ -33,7 +33,7 @@ export function mailboxRoutes(store: JamesStore): Route<RouteHandler>[] {
   const existing = (call: RouteCall): Mailbox => {
     const username = ownerOf(call);
     const mailbox = store.mailboxes.get(username)?.get(mailboxName(call, 'Attempt to test existence of an invalid mailbox'));
-    return mailbox ?? halt(404, 'notFound', 'Invalid get on user mailboxes', `${call.param('mailbox')} can not be found`);
+    return mailbox ?? halt(404, 'notFound', 'Invalid get on user mailboxes', `${mailboxPath(call)} can not be found`);
   };
 
   return routeTable<RouteHandler>([
@@ -65,5 +65,7 @@ export function mailboxRoutes(store: JamesStore): Route<RouteHandler>[] {
       return empty();
     }],
     ['GET', '/users/:user/mailboxes/:mailbox/messageCount', (call) => json(existing(call).messageCount)],
+    // The emulator's messages are delivered, never read: all of them are unseen.
+    ['GET', '/users/:user/mailboxes/:mailbox/unseenMessageCount', (call) => json(existing(call).messageCount)],
   ]);
 }

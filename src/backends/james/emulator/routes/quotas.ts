@@ -17,7 +17,8 @@ function invalidQuota(details: string | null = null): never {
 function parseQuotaNumber(text: string): number {
   if (!/^[+-]?\d+$/.test(text)) invalidQuota(`For input string: "${text}"`);
   const value = Number(text);
-  if (value < -1 || !Number.isSafeInteger(value)) invalidQuota();
+  if (!Number.isSafeInteger(value)) invalidQuota(`For input string: "${text}"`);
+  if (value < -1) invalidQuota();
   return value;
 }
 
@@ -103,7 +104,7 @@ export function quotaRoutes(store: JamesStore): Route<RouteHandler>[] {
     const usernames = domain === undefined ? store.users.keys() : store.usersByDomain.get(domain);
     const matching = [...usernames]
       .sort()
-      .map((username) => ({ username, detail: userDetail(username) }))
+      .map((username) => ({ detail: userDetail(username), username }))
       .filter(({ detail }) => (min === undefined || detail.occupation.ratio.max >= min)
         && (max === undefined || detail.occupation.ratio.max <= max));
     return json(matching.slice(offset, limit === undefined ? undefined : offset + limit));

@@ -2,16 +2,17 @@
 
 import type { EmulatorRequest } from '../../../emulator/server.ts';
 import { routeTable, type Route, type RouteHandler } from '../../../emulator/router.ts';
-import { empty, halt, invalidArguments, invalidJson, json, readJsonObject } from '../answers.ts';
+import { bodyText, empty, halt, invalidArguments, invalidJson, json, missingValue, readJsonObject } from '../answers.ts';
 import { mappingConflict } from '../mapping-rules.ts';
 import { usernameParam, type Username } from '../names.ts';
 import { deleteUser, passwordHash, putUser, type JamesStore } from '../store.ts';
 import { RENAME_STEPS, submitRename, type JamesTaskWorker } from '../tasks.ts';
 
-/** The `password` of an AddUserRequest or a VerifyUserRequest; `refuse` answers with the parser's details. */
-function readPassword(request: EmulatorRequest, refuse: (details: string) => never): string {
+/** The `password` of an AddUserRequest or a VerifyUserRequest; `refuse` answers with Jackson's details. */
+function readPassword(request: EmulatorRequest, dto: string, refuse: (details: string) => never): string {
   const { password } = readJsonObject(request, ['password'], refuse);
-  if (typeof password !== 'string') refuse('Cannot construct instance of `AddUserRequest`: password is required');
+  if (password === undefined || password === null) refuse(missingValue(`org.apache.james.webadmin.dto.${dto}`, bodyText(request)));
+  if (typeof password !== 'string') refuse(`Cannot deserialize value of type \`[C\` from ${typeof password} value`);
   return password;
 }
 
@@ -32,7 +33,7 @@ export function userRoutes(store: JamesStore, tasks: JamesTaskWorker, taskDurati
     /** PUT creates (409 if present); PUT ?force creates or changes the password. */
     ['PUT', '/users/:user', (call) => {
       const username = usernameParam(call.param('user'));
-      const password = readPassword(call.request, invalidJson);
+      const password = readPassword(call.request, 'AddUserRequest', invalidJson);
       if (!(call.query.has('force') && store.users.has(username.name))) {
         // UsersRepositoryImpl validates with both DefaultUserEntityValidator and the rewrite table's.
         const conflict = store.users.has(username.name)
@@ -51,7 +52,8 @@ export function userRoutes(store: JamesStore, tasks: JamesTaskWorker, taskDurati
     }],
     ['POST', '/users/:user/verify', (call) => {
       const username = usernameParam(call.param('user')).name;
-      const password = readPassword(call.request, () => halt(400, 'InvalidArgument', 'Error while deserializing verifyUser request'));
+      const password = readPassword(call.request, 'VerifyUserRequest',
+        (details) => halt(400, 'InvalidArgument', 'Error while deserializing verifyUser request', details));
       return empty(store.users.get(username) === passwordHash(password) ? 204 : 401);
     }],
     /** UsernameChangeRoutes: POST /users/{old}/rename/{new}?action=rename starts a task. */
