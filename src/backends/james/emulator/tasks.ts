@@ -42,29 +42,33 @@ interface RenameStep extends TaskStep<RenameContext> {
   readonly priority: number;
 }
 
-/** ForwardUsernameChangeTaskStep: moves old's forwards to new, then forwards old to new. */
-function moveForwards({ store, oldUser, newUser }: RenameContext): void {
-  for (const destination of store.mappings.values(oldUser, 'Forward')) {
+/** ForwardUsernameChangeTaskStep: moves old's forwards to new, one by one, then forwards old to new. */
+function* moveForwards({ store, oldUser, newUser }: RenameContext): Generator<number> {
+  const destinations = store.mappings.values(oldUser, 'Forward');
+  for (const [index, destination] of destinations.entries()) {
     addForward(store, newUser, destination === oldUser ? newUser : destination);
     store.mappings.remove(oldUser, 'Forward', destination);
+    yield (index + 1) / (destinations.length + 1);
   }
   addForward(store, oldUser, newUser);
 }
 
-/** MailboxUsernameChangeTaskStep: renames every mailbox; one that exists on both sides is merged. */
-function moveMailboxes({ store, oldUser, newUser }: RenameContext): void {
+/** MailboxUsernameChangeTaskStep: renames the mailboxes one by one; one that exists on both sides is merged. */
+function* moveMailboxes({ store, oldUser, newUser }: RenameContext): Generator<number> {
   const from = store.mailboxes.get(oldUser);
   if (from === undefined) return;
   const to = mailboxesOf(store, newUser);
-  for (const [name, mailbox] of from) {
+  const moving = [...from];
+  for (const [index, [name, mailbox]] of moving.entries()) {
     const existing = to.get(name);
     to.set(name, existing === undefined ? mailbox : {
       id: mailbox.id,
       messageCount: mailbox.messageCount + existing.messageCount,
       size: mailbox.size + existing.size,
     });
+    from.delete(name);
+    yield (index + 1) / moving.length;
   }
-  from.clear();
 }
 
 /** QuotaUsernameChangeTaskStep: copies old's user-level limits onto new (old keeps its own). */
