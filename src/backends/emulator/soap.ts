@@ -9,7 +9,7 @@ import type { ActionTable } from './actions.ts';
 import { textAnswer } from './answers.ts';
 import type { EmulatorRequest, EmulatorResponse } from './server.ts';
 
-export const SOAP_ENVELOPE_NAMESPACE = 'http://schemas.xmlsoap.org/soap/envelope/';
+const SOAP_ENVELOPE_NAMESPACE = 'http://schemas.xmlsoap.org/soap/envelope/';
 const XSI_NAMESPACE = 'http://www.w3.org/2001/XMLSchema-instance';
 const XML_CONTENT = 'text/xml; charset=UTF-8';
 
@@ -102,7 +102,7 @@ export function soapFault(code: 'Client' | 'Server', message: string, detail?: S
   }, 500);
 }
 
-export function soapResponse(operation: string, namespace: string, content: SoapContent): EmulatorResponse {
+function soapResponse(operation: string, namespace: string, content: SoapContent): EmulatorResponse {
   return envelope({ [`${operation}Response`]: { '@xmlns': namespace, ...(toXmlNode(content) as object) } }, 200);
 }
 

@@ -4,7 +4,7 @@
 import { halt, invalidArguments } from './answers.ts';
 import { isIP } from 'node:net';
 
-export class InvalidName extends Error {}
+class InvalidName extends Error {}
 
 /** Domain.of: returns the normalised (lower-case) name or throws InvalidName with James's reason. */
 export function parseDomain(raw: string): string {
@@ -43,7 +43,7 @@ export function parseUsername(raw: string): Username {
 }
 
 /** MailAddress, simplified: a dot-atom ASCII local part, a valid domain. Keeps the local part's case. */
-export function parseMailAddress(raw: string): string {
+function parseMailAddress(raw: string): string {
   const at = raw.lastIndexOf('@');
   if (at < 0) throw new InvalidName(`Out of data at position 1 in '${raw}'`);
   const localPart = raw.slice(0, at);

@@ -42,7 +42,7 @@ export function domainRoutes(store: JamesStore): Route<RouteHandler>[] {
       store.domains.add(domainParam(call.param('domain')));
       return empty();
     }],
-    /** 204 whether or not it existed; its domain aliases go with it. */
+    // 204 whether or not it existed; its domain aliases go with it.
     ['DELETE', '/domains/:domain', (call) => {
       const domain = domainParam(call.param('domain'));
       if (domain === store.defaultDomain) {

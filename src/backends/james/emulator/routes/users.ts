@@ -30,7 +30,7 @@ export function userRoutes(store: JamesStore, tasks: JamesTaskWorker, taskDurati
   return routeTable<RouteHandler>([
     ['GET', '/users', () => json([...store.users.keys()].map((username) => ({ username })))],
     ['HEAD', '/users/:user', (call) => empty(store.users.has(usernameParam(call.param('user')).name) ? 200 : 404)],
-    /** PUT creates (409 if present); PUT ?force creates or changes the password. */
+    // PUT creates (409 if present); PUT ?force creates or changes the password.
     ['PUT', '/users/:user', (call) => {
       const username = usernameParam(call.param('user'));
       const password = readPassword(call.request, 'AddUserRequest', invalidJson);
@@ -45,7 +45,7 @@ export function userRoutes(store: JamesStore, tasks: JamesTaskWorker, taskDurati
       putUser(store, username, password);
       return empty();
     }],
-    /** 204 whether or not the user existed; mailboxes, mappings and quotas stay. */
+    // 204 whether or not the user existed; mailboxes, mappings and quotas stay.
     ['DELETE', '/users/:user', (call) => {
       deleteUser(store, usernameParam(call.param('user')));
       return empty();
@@ -56,7 +56,7 @@ export function userRoutes(store: JamesStore, tasks: JamesTaskWorker, taskDurati
         (details) => halt(400, 'InvalidArgument', 'Error while deserializing verifyUser request', details));
       return empty(store.users.get(username) === passwordHash(password) ? 204 : 401);
     }],
-    /** UsernameChangeRoutes: POST /users/{old}/rename/{new}?action=rename starts a task. */
+    // UsernameChangeRoutes: POST /users/{old}/rename/{new}?action=rename starts a task.
     ['POST', '/users/:oldUser/rename/:newUser', (call) => {
       const action = call.query.get('action');
       const supported = 'Supported values are [rename]';
