@@ -175,10 +175,6 @@ function awaitTimeoutOf(call: RouteCall): number {
   return timeoutMs;
 }
 
-function timedOut(): never {
-  return halt(408, 'ServerError', 'The timeout has been reached');
-}
-
 export function taskRoutes(worker: JamesTaskWorker): Route<RouteHandler>[] {
   const list: RouteHandler = (call) => {
     const status = call.query.get('status');
@@ -208,13 +204,13 @@ export function taskRoutes(worker: JamesTaskWorker): Route<RouteHandler>[] {
     const task = worker.get(id);
     return task === undefined ? halt(404, 'notFound', `${id} can not be found`) : json(taskReport(task));
   };
-  /** Blocks until the task ends (a long poll). A zero timeout expires before the task is even looked up (3.8.1). */
+  /** Blocks until the task ends (a long poll). */
   const awaitTask: RouteHandler = async (call) => {
     const id = taskIdOf(call);
     const timeoutMs = awaitTimeoutOf(call);
     const task = worker.get(id);
-    if (task === undefined) return timeoutMs === 0 ? timedOut() : halt(404, 'ServerError', 'The taskId is not found');
-    return (await worker.waitForEnd(task, timeoutMs, call.request.signal)) ? json(taskReport(task)) : timedOut();
+    if (task === undefined) halt(404, 'ServerError', 'The taskId is not found');
+    return (await worker.waitForEnd(task, timeoutMs, call.request.signal)) ? json(taskReport(task)) : halt(408, 'ServerError', 'The timeout has been reached');
   };
   /** Asks for cancellation; 204 even for an unknown or finished task. */
   const cancel: RouteHandler = (call) => {

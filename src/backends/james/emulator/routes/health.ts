@@ -1,4 +1,5 @@
-// /healthcheck: the checks of james-server-memory-app 3.8.1, all healthy, in the order it lists them.
+// /healthcheck: the checks of james-server-memory-app 3.8.1, all healthy, in the order /healthcheck/checks lists
+// them (/healthcheck itself lists them as they finish, in no fixed order).
 
 import { routeTable, type Route, type RouteHandler } from '../../../emulator/router.ts';
 import { halt, json } from '../answers.ts';

@@ -40,6 +40,8 @@ function parseQuotaObject(request: EmulatorRequest): QuotaLimits {
 }
 
 const ratio = (used: number, limit: QuotaValue): number => (limit === null || limit === -1 ? 0 : used / limit);
+/** Jackson writes a ratio it cannot compute (a zero limit: NaN or Infinity) as a string (seen on 3.8.1). */
+const ratioAsJson = (value: number): number | string => (Number.isFinite(value) ? value : String(value));
 const orNull = (limits: QuotaLimits | undefined): QuotaLimits | null =>
   limits === undefined || (limits.count === null && limits.size === null) ? null : { ...limits };
 
@@ -79,6 +81,7 @@ export function quotaRoutes(store: JamesStore): Route<RouteHandler>[] {
     const used = usageOf(store, username);
     const sizeRatio = ratio(used.size, computed.size);
     const countRatio = ratio(used.count, computed.count);
+    const maxRatio = Math.max(sizeRatio, countRatio);
     return {
       global: orNull(global),
       domain: orNull(domain),
@@ -87,7 +90,7 @@ export function quotaRoutes(store: JamesStore): Route<RouteHandler>[] {
       occupation: {
         size: used.size,
         count: used.count,
-        ratio: { size: sizeRatio, count: countRatio, max: Math.max(sizeRatio, countRatio) },
+        ratio: { size: ratioAsJson(sizeRatio), count: ratioAsJson(countRatio), max: ratioAsJson(maxRatio) },
       },
     };
   };
@@ -105,8 +108,8 @@ export function quotaRoutes(store: JamesStore): Route<RouteHandler>[] {
     const matching = [...usernames]
       .sort()
       .map((username) => ({ detail: userDetail(username), username }))
-      .filter(({ detail }) => (min === undefined || detail.occupation.ratio.max >= min)
-        && (max === undefined || detail.occupation.ratio.max <= max));
+      .filter(({ detail }) => (min === undefined || Number(detail.occupation.ratio.max) >= min)
+        && (max === undefined || Number(detail.occupation.ratio.max) <= max));
     return json(matching.slice(offset, limit === undefined ? undefined : offset + limit));
   };
 
