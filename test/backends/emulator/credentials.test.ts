@@ -27,7 +27,8 @@ describe('HTTP Basic credentials', () => {
 describe('an iRedAdmin-style cookie session on the framework', () => {
   async function startIRedAdminLike(clock: { now: number }): Promise<RunningEmulator> {
     const sessions = createCookieSessions({ cookieName: 'iRedAdmin-Pro', idleTimeoutMs: 60_000, now: () => clock.now });
-    const failure = (reason: string): never => halt(jsonAnswer({ _success: false, _msg: reason }));
+    const failed = (reason: string) => jsonAnswer({ _success: false, _msg: reason });
+    const failure = (reason: string): never => halt(failed(reason));
     const loggedIn = (call: Parameters<RouteHandler>[0]) => sessions.find(call.request) ?? failure('LOGIN_REQUIRED');
     const dispatch = createRouteDispatcher(routeTable<RouteHandler>([
       ['POST', '/api/login', (call) => {
@@ -38,7 +39,7 @@ describe('an iRedAdmin-style cookie session on the framework', () => {
       }],
       ['GET', '/api/domains', (call) => jsonAnswer({ _success: true, _data: [`for ${loggedIn(call).user}`] })],
     ]), { malformedPath: () => ({ status: 400 }), notFound: () => ({ status: 404 }) });
-    const emulator = await startEmulator({ name: 'iredadmin', handle: dispatch, serverError: () => failure('INTERNAL') });
+    const emulator = await startEmulator({ name: 'iredadmin', handle: dispatch, serverError: () => failed('INTERNAL') });
     emulators.push(emulator);
     return emulator;
   }

@@ -152,7 +152,8 @@ describe('a MailStore-style asynchronous API on the framework', () => {
       result: task.result ?? null,
       logOutput: task.log.length === 0 ? null : task.log.join('\n'),
     }, { bom: true });
-    const failure = (message: string): never => halt(jsonAnswer({ error: { message, details: null }, statusCode: 'failed' }, { bom: true }));
+    const failed = (message: string) => jsonAnswer({ error: { message, details: null }, statusCode: 'failed' }, { bom: true });
+    const failure = (message: string): never => halt(failed(message));
     const verifyStore: TaskStep<Store> = {
       name: 'verify',
       *run(folders, report) {
@@ -186,7 +187,7 @@ describe('a MailStore-style asynchronous API on the framework', () => {
         return { status: 200 };
       }],
     ]), { malformedPath: () => ({ status: 400 }), notFound: () => ({ status: 404 }) });
-    const emulator = await startEmulator({ name: 'mailstore', handle: dispatch, serverError: (message) => failure(message) });
+    const emulator = await startEmulator({ name: 'mailstore', handle: dispatch, serverError: failed });
     emulators.push(emulator);
     return emulator;
   }
