@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { startBackendEmulator, type EmulatorCommandOptions } from '../backends/registry.ts';
 import { parseDuration } from '../backends/emulator/duration.ts';
+import { FAILURE_MODES } from '../backends/emulator/faults.ts';
 import { runUntilSignal, type FailureMode } from '../backends/emulator/server.ts';
 import { EXIT_OK, UsageError, reportFailure } from './common.ts';
 
@@ -47,6 +48,7 @@ function shareOf(text: string): number {
 }
 
 function failMode(text: string): FailureMode {
-  if (text === 'status' || text === 'reset' || text === 'mixed') return text;
-  throw new UsageError(`--fail-mode ${text}: choose status (5xx answers), reset (dropped connections) or mixed`);
+  const mode = FAILURE_MODES.find((known) => known === text);
+  if (mode !== undefined) return mode;
+  throw new UsageError(`--fail-mode ${text}: choose status (5xx answers), reset (dropped before the change), lost (dropped after it) or mixed`);
 }

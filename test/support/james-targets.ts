@@ -2,7 +2,7 @@
 // real Apache James 3.8.1 that the global setup started. Tests reach both only over HTTP.
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject, it } from 'vitest';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
 
 export interface JamesTarget {
@@ -53,22 +53,81 @@ export const realTarget: TargetFactory = {
 
 export const TARGETS: TargetFactory[] = [emulatorTarget, realTarget];
 
+/**
+ * For a describe block run once per target: starts the target before its tests and closes it after them.
+ * `test` is `it`, or `it.skip` where the target cannot run here.
+ */
+export function startedOnce(factory: TargetFactory): { readonly target: JamesTarget; readonly test: typeof it | typeof it.skip } {
+  let started: JamesTarget | undefined;
+  beforeAll(async () => {
+    if (factory.available) started = await factory.start();
+  });
+  afterAll(() => started?.close());
+  return {
+    get target(): JamesTarget {
+      if (started === undefined) throw new Error(`${factory.name} is not started`);
+      return started;
+    },
+    test: factory.available ? it : it.skip,
+  };
+}
+
+/** What a WebAdmin call answered, read the way a client (or curl) sees it. */
+export interface RawAnswer {
+  status: number;
+  contentType: string | null;
+  location: string | null;
+  text: string;
+  /** The body parsed as JSON, or undefined when it is empty or not JSON. */
+  body: unknown;
+  json: () => unknown;
+}
+
+export interface RawRequestOptions {
+  /** Sent as is when a string, else as JSON. */
+  body?: unknown;
+  /** Added to (or replacing) the admin token and the JSON content type. */
+  headers?: Record<string, string>;
+}
+
 /** Plain WebAdmin calls, to set up and inspect a server independently of the adapter under test. */
 export class RawJames {
   readonly url: string;
-  readonly #token: string;
-  constructor(url: string, token: string) {
+  readonly #token: string | undefined;
+  /** Without a token, calls carry no credentials. */
+  constructor(url: string, token?: string) {
     this.url = url;
     this.#token = token;
   }
-  async call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: () => unknown }> {
+  async call(method: string, path: string, body?: unknown): Promise<RawAnswer> {
+    return this.request(method, path, body === undefined ? {} : { body });
+  }
+  async request(method: string, path: string, options: RawRequestOptions = {}): Promise<RawAnswer> {
+    const { body } = options;
     const response = await fetch(this.url + path, {
       method,
-      headers: { authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      headers: {
+        ...(this.#token !== undefined ? { authorization: `Bearer ${this.#token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers,
+      },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await response.text();
-    return { status: response.status, text, json: () => JSON.parse(text) };
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return {
+      status: response.status,
+      contentType: response.headers.get('content-type'),
+      location: response.headers.get('location'),
+      text,
+      body: parsed,
+      json: () => JSON.parse(text),
+    };
   }
   async ok(method: string, path: string, body?: unknown): Promise<unknown> {
     const response = await this.call(method, path, body);

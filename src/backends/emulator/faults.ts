@@ -1,15 +1,24 @@
 // Which requests an emulator makes fail. A seed makes the sequence repeatable, so a test that saw a failure
 // sees the same one again; without a seed the faults follow Math.random.
 
-export type FailureMode = 'status' | 'reset' | 'mixed';
+/**
+ * How a failing request fails. `status`: a 5xx in the backend's own shape, the request not executed. `reset`: the
+ * connection is dropped before the request is executed. `lost`: the request is executed (the write is applied),
+ * then the connection is dropped without an answer — the case that tells an idempotent client from one that
+ * applies a change twice. `mixed`: one of the three, with equal odds.
+ */
+export type FailureMode = 'status' | 'reset' | 'lost' | 'mixed';
 
-/** What happens to one request: answered normally (null), a 5xx in the backend's shape, or a dropped connection. */
-export type Fault = 'status' | 'reset' | null;
+/** What happens to one request: answered normally (null), or one of the faults above. */
+export type Fault = Exclude<FailureMode, 'mixed'> | null;
+
+export const FAILURE_MODES: readonly FailureMode[] = ['status', 'reset', 'lost', 'mixed'];
+const FAULTS_OF_MIXED = ['status', 'reset', 'lost'] as const;
 
 export interface FaultOptions {
   /** 0..1: the share of requests that fail. */
   failureRate?: number;
-  /** How a failing request fails; `mixed` picks `status` or `reset` with equal odds. Default `status`. */
+  /** How a failing request fails. Default `status`. */
   failureMode?: FailureMode;
   /** Makes the fault sequence deterministic. */
   seed?: number;
@@ -32,14 +41,14 @@ export function createFaultPlan(options: FaultOptions): () => Fault {
   const rate = options.failureRate ?? 0;
   if (!(rate >= 0 && rate <= 1)) throw new RangeError(`failureRate must be between 0 and 1, got ${rate}`);
   const mode = options.failureMode ?? 'status';
-  if (mode !== 'status' && mode !== 'reset' && mode !== 'mixed') {
-    throw new RangeError(`failureMode must be status, reset or mixed, got ${String(mode)}`);
+  if (!FAILURE_MODES.includes(mode)) {
+    throw new RangeError(`failureMode must be one of ${FAILURE_MODES.join(', ')}, got ${String(mode)}`);
   }
   if (rate === 0) return () => null;
   const random = options.seed === undefined ? Math.random : seededRandom(options.seed);
   return () => {
     if (random() >= rate) return null;
     if (mode !== 'mixed') return mode;
-    return random() < 0.5 ? 'status' : 'reset';
+    return FAULTS_OF_MIXED[Math.floor(random() * FAULTS_OF_MIXED.length)] ?? 'status';
   };
 }

@@ -2,11 +2,13 @@
 // faults, a request log, the `<backend> <url>` ready line and a clean shutdown. A backend plugs in with an
 // EmulatorBackend: a request handler plus the 5xx body in that backend's own error shape.
 //
-// Faults never corrupt state: a request chosen to fail never reaches the backend's handler.
+// Faults never corrupt state behind the client's back: a `status` or `reset` fault never reaches the backend's
+// handler, and a `lost` one runs it fully before the connection is dropped.
 
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Halt } from './answers.ts';
 import { createFaultPlan, type Fault, type FailureMode } from './faults.ts';
 
 export type { FailureMode, Fault } from './faults.ts';
@@ -20,7 +22,7 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** 0..1: the share of requests that fail. */
   failureRate?: number;
-  /** `status`: a 5xx in the backend's error shape; `reset`: the connection is dropped without a response. */
+  /** `status`: a 5xx in the backend's error shape; `reset`: dropped before the handler; `lost`: dropped after it. */
   failureMode?: FailureMode;
   /** Makes the fault sequence deterministic (for tests). */
   seed?: number;
@@ -46,7 +48,10 @@ export interface EmulatorResponse {
 export interface EmulatorBackend {
   /** The name in the ready line, e.g. `james`. */
   readonly name: string;
-  /** Answers one request. Not called for requests chosen to fail. */
+  /**
+   * Answers one request. Not called for `status` and `reset` faults. A Halt thrown from inside answers with its
+   * response; any other error with serverError.
+   */
   handle(request: EmulatorRequest): EmulatorResponse | Promise<EmulatorResponse>;
   /** This backend's own answer to an internal error (used for `status` faults and handler crashes). */
   serverError(message: string): EmulatorResponse;
@@ -60,7 +65,7 @@ export interface RequestLogEntry {
   readonly path: string;
   /** Raw query string without the `?`, '' if none. */
   readonly query: string;
-  /** The status sent; 0 when the connection was dropped (a `reset` fault or the client went away). */
+  /** The status sent; 0 when the connection was dropped (a `reset` or `lost` fault, or the client went away). */
   readonly status: number;
   /** The injected fault, or null for a request the backend answered. */
   readonly fault: Fault;
@@ -159,11 +164,11 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
 
     const fault = nextFault();
     if (fault !== null) stats.faultsInjected += 1;
-    if (fault === 'reset') {
+    const drop = (): void => {
       log(0, fault);
       request.socket.resetAndDestroy();
-      return;
-    }
+    };
+    if (fault === 'reset') return drop();
     let reply: EmulatorResponse;
     if (fault === 'status') {
       reply = backend.serverError('fault injected by the emulator');
@@ -171,9 +176,10 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
       try {
         reply = await backend.handle({ method, rawPath, query: target.searchParams, headers: request.headers, body, signal });
       } catch (error) {
-        reply = backend.serverError(error instanceof Error ? error.message : String(error));
+        reply = error instanceof Halt ? error.response : backend.serverError(error instanceof Error ? error.message : String(error));
       }
     }
+    if (fault === 'lost') return drop();
     log(response.destroyed ? 0 : reply.status, fault);
     send(response, reply);
   }

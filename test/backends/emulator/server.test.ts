@@ -4,9 +4,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { halt } from '../../../src/backends/emulator/answers.ts';
 import { parseDuration } from '../../../src/backends/emulator/duration.ts';
 import { createFaultPlan, seededRandom } from '../../../src/backends/emulator/faults.ts';
-import { createRouter, decodePath } from '../../../src/backends/emulator/router.ts';
+import { ActionParameters, createActionTable, readForm } from '../../../src/backends/emulator/actions.ts';
+import { createRouteDispatcher, createRouter, decodePath, routeTable, type RouteHandler } from '../../../src/backends/emulator/router.ts';
+import { createMeteredStore } from '../../../src/backends/emulator/store.ts';
 import {
   parseListen,
   startEmulator,
@@ -112,10 +115,33 @@ describe('emulator framework', () => {
     expect(emulator.requestLog[0]).toMatchObject({ method: 'PUT', path: '/change', status: 0, fault: 'reset' });
   });
 
-  it('mixes both kinds of faults in mixed mode', () => {
+  it('runs the handler and then drops the connection for a lost fault: the write happened, the answer did not', async () => {
+    const { emulator, backend } = await start({ failureRate: 1, failureMode: 'lost' });
+    const error: unknown = await request(`${emulator.url}/change`, { method: 'PUT', body: 'x' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect((error as { code?: string }).code).toMatch(/^(ECONNRESET|UND_ERR_SOCKET)$/);
+    expect(backend.handled).toBe(1);
+    expect(emulator.requestLog).toEqual([{ method: 'PUT', path: '/change', query: '', status: 0, fault: 'lost' }]);
+  });
+
+  it('answers a Halt thrown by the handler with its response', async () => {
+    const backend = {
+      name: 'halting',
+      handle: (): never => halt({ status: 418, body: 'teapot' }),
+      serverError: () => ({ status: 500 }),
+    };
+    const { emulator } = await start({}, { ...backend, handled: 0 });
+    const response = await fetch(`${emulator.url}/x`);
+    expect([response.status, await response.text()]).toEqual([418, 'teapot']);
+  });
+
+  it('mixes the three kinds of faults in mixed mode', () => {
     const next = createFaultPlan({ failureRate: 1, failureMode: 'mixed', seed: 1 });
     const faults = new Set(Array.from({ length: 50 }, next));
-    expect(faults).toEqual(new Set(['status', 'reset']));
+    expect(faults).toEqual(new Set(['status', 'reset', 'lost']));
+    expect(() => createFaultPlan({ failureMode: 'flaky' as 'status' })).toThrow(/one of status, reset, lost, mixed/);
     expect(() => createFaultPlan({ failureRate: 2 })).toThrow(/between 0 and 1/);
     const random = seededRandom(3);
     const again = seededRandom(3);
@@ -209,5 +235,82 @@ describe('route table', () => {
     expect(decodePath('/domains/a%2Fb.org')).toEqual(['domains', 'a/b.org']);
     expect(decodePath('/users/bob%40example.org')).toEqual(['users', 'bob@example.org']);
     expect(decodePath('/domains/%zz')).toBeUndefined();
+  });
+});
+
+describe('route dispatch', () => {
+  const ok = (body: string): RouteHandler => () => ({ status: 200, body });
+  const dispatch = createRouteDispatcher(routeTable<RouteHandler>([
+    ['GET', '/items/:id', (call) => ({ status: 200, body: `item ${call.param('id')} ${call.query.get('q') ?? ''}` })],
+    ['PUT', '/items/:id', ok('put')],
+    ['GET', '/private/thing', ok('secret')],
+  ]), {
+    malformedPath: () => ({ status: 400, body: 'bad path' }),
+    notFound: (request) => ({ status: 404, body: `no ${request.method} ${request.rawPath}` }),
+    methodNotAllowed: (_, allowed) => ({ status: 405, body: allowed.join(',') }),
+    guard: (_, segments) => (segments[0] === 'private' ? { status: 401, body: 'who are you' } : undefined),
+    headAsGet: true,
+  });
+  const answer = async (method: string, rawPath: string, query = '') => {
+    const request: EmulatorRequest = {
+      method, rawPath, query: new URLSearchParams(query), headers: {}, body: Buffer.alloc(0), signal: new AbortController().signal,
+    };
+    const response = await dispatch(request);
+    return [response.status, response.body];
+  };
+
+  it('hands the handler its path parameters and query; answers HEAD with the GET route', async () => {
+    expect(await answer('GET', '/items/a%20b', 'q=1')).toEqual([200, 'item a b 1']);
+    expect(await answer('HEAD', '/items/x')).toEqual([200, 'item x ']);
+  });
+
+  it('answers a guard refusal, a wrong method, an unknown path and a broken encoding in the backend’s shape', async () => {
+    expect(await answer('GET', '/private/thing')).toEqual([401, 'who are you']);
+    expect(await answer('DELETE', '/items/x')).toEqual([405, 'GET,PUT']);
+    expect(await answer('GET', '/nothing')).toEqual([404, 'no GET /nothing']);
+    expect(await answer('GET', '/items/%zz')).toEqual([400, 'bad path']);
+  });
+});
+
+describe('action tables and form parameters', () => {
+  const refuse = (message: string): never => {
+    throw new Error(message);
+  };
+  const form = (text: string) => new ActionParameters(readForm({ body: Buffer.from(text) } as EmulatorRequest), refuse);
+
+  it('finds actions by name, optionally ignoring case, and lists them as declared', () => {
+    const exact = createActionTable({ GetUsers: 1, CreateUser: 2 });
+    expect([exact.find('GetUsers'), exact.find('getusers'), exact.names]).toEqual([1, undefined, ['GetUsers', 'CreateUser']]);
+    expect(createActionTable({ GetUsers: 1 }, { ignoreCase: true }).find('getusers')).toBe(1);
+  });
+
+  it('reads UTF-8 form fields, comma lists and lowercase booleans, refusing what is missing or malformed', () => {
+    const params = form('\uFEFFuserName=J%C3%BCrgen&privileges=admin%2C+login,&enabled=true&bad=yes');
+    expect(params.required('userName')).toBe('Jürgen');
+    expect(params.list('privileges')).toEqual(['admin', 'login']);
+    expect(params.list('absent')).toEqual([]);
+    expect([params.flag('enabled'), params.flag('absent'), params.optional('absent')]).toEqual([true, undefined, undefined]);
+    expect(() => params.flag('bad')).toThrow("parameter 'bad' must be true or false, got 'yes'");
+    expect(() => params.required('password')).toThrow("parameter 'password' is missing");
+  });
+});
+
+describe('metered store', () => {
+  it('charges a collection its size when iterated, never for lookups, and keeps an index key only while it has values', () => {
+    const store = createMeteredStore();
+    const users = store.map<string, number>();
+    users.set('a', 1).set('b', 2);
+    users.get('a');
+    expect(store.meter.visited).toBe(0);
+    expect([...users.keys()]).toEqual(['a', 'b']);
+    expect(store.meter.visited).toBe(2);
+    const byDomain = store.index<string, string>();
+    byDomain.add('example.org', 'a');
+    byDomain.add('example.org', 'b');
+    byDomain.delete('example.org', 'a');
+    expect([...byDomain.get('example.org')]).toEqual(['b']);
+    byDomain.delete('example.org', 'b');
+    expect([...byDomain.keys()]).toEqual([]);
+    expect([...byDomain.get('example.org')]).toEqual([]);
   });
 });
