@@ -22,7 +22,7 @@ function manyUsers(d: string, n: number): string[] {
 const passwords = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`user${i}`, `pw${i}`]));
 
 describe('retries', () => {
-  it.each(['status', 'reset'] as const)('converges although a quarter of the requests fail (%s)', async (failureMode) => {
+  it.each(['status', 'reset', 'lost'] as const)('converges although a quarter of the requests fail (%s)', async (failureMode) => {
     emulator = await startJamesEmulator({ failureRate: 0.25, failureMode, seed: 42 });
     const yaml = docs(backend('james', emulator.url, '  limits: {retries: 8}'), domain('example.com'), ...manyUsers('example.com', 12), alias('all@example.com', ['user0@example.com', 'user1@example.com']));
     const run = await converge(yaml, passwords(12));
