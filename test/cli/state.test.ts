@@ -88,7 +88,7 @@ describe('apply', () => {
       const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TERM: 'xterm', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const guard = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 60_000);
+      const guard = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 20_000); // within the test timeout
       child.on('close', (code) => {
         clearTimeout(guard);
         resolve({ code, output });
