@@ -53,6 +53,8 @@ export interface JamesTaskReport {
 
 export class JamesClient {
   readonly http: HttpClient<HttpResponse>;
+  /** The last write to the recipient rewrite table; the next one waits for it. */
+  #mappingWrites: Promise<unknown> = Promise.resolve();
 
   constructor(options: ConnectionOptions, auth: Authentication<HttpResponse>) {
     this.http = new HttpClient({ ...options, classify: jamesAnswer, auth });
@@ -69,10 +71,10 @@ export class JamesClient {
     await this.#ok({ method: 'DELETE', path: `/domains/${segment(domain)}` });
   }
   async addDomainAlias(domain: string, alias: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/domains/${segment(domain)}/aliases/${segment(alias)}` });
+    await this.#mappingWrite(() => this.#ok({ method: 'PUT', path: `/domains/${segment(domain)}/aliases/${segment(alias)}` }));
   }
   async removeDomainAlias(domain: string, alias: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/domains/${segment(domain)}/aliases/${segment(alias)}` }, { notFoundIsOk: true });
+    await this.#mappingWrite(() => this.#ok({ method: 'DELETE', path: `/domains/${segment(domain)}/aliases/${segment(alias)}` }, { notFoundIsOk: true }));
   }
 
   // --- users
@@ -123,22 +125,22 @@ export class JamesClient {
     return sources.map((s) => s.source);
   }
   async addAlias(user: string, alias: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/address/aliases/${decodedTwice(user)}/sources/${decodedTwice(alias)}` });
+    await this.#mappingWrite(() => this.#ok({ method: 'PUT', path: `/address/aliases/${decodedTwice(user)}/sources/${decodedTwice(alias)}` }));
   }
   async removeAlias(user: string, alias: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/address/aliases/${decodedTwice(user)}/sources/${decodedTwice(alias)}` }, { notFoundIsOk: true });
+    await this.#mappingWrite(() => this.#ok({ method: 'DELETE', path: `/address/aliases/${decodedTwice(user)}/sources/${decodedTwice(alias)}` }, { notFoundIsOk: true }));
   }
   async addForward(user: string, target: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/address/forwards/${decodedTwice(user)}/targets/${decodedTwice(target)}` });
+    await this.#mappingWrite(() => this.#ok({ method: 'PUT', path: `/address/forwards/${decodedTwice(user)}/targets/${decodedTwice(target)}` }));
   }
   async removeForward(user: string, target: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/address/forwards/${decodedTwice(user)}/targets/${decodedTwice(target)}` }, { notFoundIsOk: true });
+    await this.#mappingWrite(() => this.#ok({ method: 'DELETE', path: `/address/forwards/${decodedTwice(user)}/targets/${decodedTwice(target)}` }, { notFoundIsOk: true }));
   }
   async addGroupMember(group: string, member: string): Promise<void> {
-    await this.#ok({ method: 'PUT', path: `/address/groups/${decodedTwice(group)}/${decodedTwice(member)}` });
+    await this.#mappingWrite(() => this.#ok({ method: 'PUT', path: `/address/groups/${decodedTwice(group)}/${decodedTwice(member)}` }));
   }
   async removeGroupMember(group: string, member: string): Promise<void> {
-    await this.#ok({ method: 'DELETE', path: `/address/groups/${decodedTwice(group)}/${decodedTwice(member)}` }, { notFoundIsOk: true });
+    await this.#mappingWrite(() => this.#ok({ method: 'DELETE', path: `/address/groups/${decodedTwice(group)}/${decodedTwice(member)}` }, { notFoundIsOk: true }));
   }
 
   // --- quotas
@@ -191,6 +193,17 @@ export class JamesClient {
   }
 
   // --- plumbing
+  /**
+   * Writes to the recipient rewrite table (aliases, forwards, groups, domain aliases) one at a
+   * time. The real James 3.8.1 (memory) loses some of them when they come concurrently, though it
+   * answers 204 to each: 28 of 30 concurrent alias writes were kept.
+   */
+  #mappingWrite(write: () => Promise<void>): Promise<void> {
+    const done = this.#mappingWrites.then(write, write);
+    this.#mappingWrites = done.catch(() => undefined);
+    return done;
+  }
+
   async #ok(request: HttpRequest, options: { notFoundIsOk?: boolean } = {}): Promise<void> {
     const call = this.http.call(request);
     await (options.notFoundIsOk ? onStatus(404, undefined, call) : call);

@@ -173,6 +173,15 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     expect(await target.raw.ok('GET', `/quota/users/joanna@${d}`)).toMatchObject({ user: { count: 70 } });
   });
 
+  test('many users’ aliases, forwards and groups written at once are all kept', async () => {
+    const d = uniqueDomain('busy');
+    const users = Array.from({ length: 40 }, (_, i) => user(`u${i}@${d}`, `  extraAddresses: [x${i}@${d}]\n  forwarding: {to: [u${i}@elsewhere.example], keepCopy: true}`, `u${i}`));
+    const groups = Array.from({ length: 10 }, (_, i) => alias(`g${i}@${d}`, [`u${i}@${d}`, `u${i + 10}@${d}`]));
+    const yaml = docs(jamesBackend(target.url, 'james', '  limits: {concurrency: 16}'), domain(d), ...users, ...groups);
+    const run = await converge(yaml, secrets(Object.fromEntries(users.map((_, i) => [`u${i}`, `pw${i}`]))));
+    expect(run.after.backends[0]!.changes).toEqual([]);
+  });
+
   test('prune deletes undeclared users with their mappings, so the address can be used again', async () => {
     const d = uniqueDomain();
     const yaml = docs(jamesBackend(target.url), domain(d, '  prune: {enabled: true, maxUserDeletionPercent: 50}'), user(`frank@${d}`));
