@@ -4,11 +4,11 @@
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { FileRecordStore } from '../../src/state/records.ts';
 import { ROOT, mailops, tempDir } from '../support/cli.ts';
 import { startInterruptingProxy, type Trap } from '../support/interrupting-proxy.ts';
-import { TARGETS, uniqueDomain, type JamesTarget } from '../support/james-targets.ts';
+import { TARGETS, startedOnce, uniqueDomain } from '../support/james-targets.ts';
 import { docs, domain, user } from '../support/manifests.ts';
 import { FINGERPRINT_KEY, converge, jamesBackend } from '../support/session.ts';
 
@@ -24,16 +24,10 @@ const TRAPS: Array<[string, Trap]> = [
 ];
 
 describe.each(TARGETS)('an address change killed at any step converges on the next apply: $name', (factory) => {
-  let target: JamesTarget;
-  beforeAll(async () => {
-    if (factory.available) target = await factory.start();
-  });
-  afterAll(async () => {
-    await target?.close();
-  });
-  const test = factory.available ? it : it.skip;
+  const james = startedOnce(factory);
 
-  test.each(TRAPS)('%s', async (_, trap) => {
+  james.test.each(TRAPS)('%s', async (_, trap) => {
+    const target = james.target;
     const d = uniqueDomain('move');
     // mailops talks to the server through the proxy in every run, so that records and checkpoints
     // (kept per backend URL) are the same in all of them.

@@ -1,36 +1,29 @@
 // One contract, two targets: the James adapter (through the engine, as the CLI drives it) against
 // the emulator and against a real Apache James 3.8.1. Where they disagree, the real server is right.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { JamesAdapter } from '../../../src/backends/james/adapter.ts';
 import { isBackendError } from '../../../src/engine/adapter.ts';
 import { waitForTask } from '../../../src/engine/tasks.ts';
 import { hasChanges, summarize } from '../../../src/plan/index.ts';
 import { MemoryRecordStore } from '../../../src/state/records.ts';
 import { alias, docs, domain, user } from '../../support/manifests.ts';
-import { TARGETS, uniqueDomain, type JamesTarget } from '../../support/james-targets.ts';
+import { TARGETS, startedOnce, uniqueDomain } from '../../support/james-targets.ts';
 import { converge, jamesBackend, openSession } from '../../support/session.ts';
 
 const GiB = 1024 ** 3;
 
 describe.each(TARGETS)('James adapter contract: $name', (factory) => {
-  let target: JamesTarget;
-  beforeAll(async () => {
-    if (factory.available) target = await factory.start();
-  });
-  afterAll(async () => {
-    await target?.close();
-  });
-
-  const test = factory.available ? it : it.skip;
-  const http = (url = target.url) => ({ backend: 'james', baseUrl: url, concurrency: 4, requestsPerSecond: 1000, timeoutMs: 10_000, retries: 2, retryMinDelayMs: 10 });
-  const adapter = (token = target.token, url = target.url) => new JamesAdapter(http(url), { token });
-  const secrets = (extra: Record<string, string> = {}) => ({ 'james-admin': target.token, ...extra });
+  const james = startedOnce(factory);
+  const test = james.test;
+  const http = (url = james.target.url) => ({ backend: 'james', baseUrl: url, concurrency: 4, requestsPerSecond: 1000, timeoutMs: 10_000, retries: 2, retryMinDelayMs: 10 });
+  const adapter = (token = james.target.token, url = james.target.url) => new JamesAdapter(http(url), { token });
+  const secrets = (extra: Record<string, string> = {}) => ({ 'james-admin': james.target.token, ...extra });
 
   test('applies a whole domain, and a second plan has no changes', async () => {
     const d = uniqueDomain();
     const alt = uniqueDomain('alias');
     const yaml = docs(
-      jamesBackend(target.url),
+      jamesBackend(james.target.url),
       domain(d, `  aliasDomains: [${alt}]\n  defaultQuota: {storage: 5Gi, messages: 1000}`),
       user(`alice@${d}`, `  extraAddresses: [a.liddell@${d}, alice+news@${d}]\n  quota: {storage: 20Gi}`),
       user(`bob@${d}`, '  forwarding: {to: [bob+mail@elsewhere.example], keepCopy: true}'),
@@ -41,8 +34,8 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     expect(hasChanges(run.after)).toBe(false);
 
     // What the server holds, read independently of the adapter.
-    expect(await target.raw.passwordWorks(`alice@${d}`, 'alice-pw-1')).toBe(true);
-    const mappings = await target.raw.mappings();
+    expect(await james.target.raw.passwordWorks(`alice@${d}`, 'alice-pw-1')).toBe(true);
+    const mappings = await james.target.raw.mappings();
     expect(mappings[`a.liddell@${d}`]).toEqual([{ type: 'Alias', mapping: `alice@${d}` }]);
     expect(mappings[`alice+news@${d}`]).toEqual([{ type: 'Alias', mapping: `alice@${d}` }]);
     expect(mappings[`bob@${d}`]).toEqual(
@@ -53,14 +46,14 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     );
     expect(mappings[`team@${d}`]?.map((m) => m.mapping).sort()).toEqual([`alice@${d}`, `bob@${d}`, 'partner@elsewhere.example']);
     expect(mappings[alt]).toEqual([{ type: 'DomainAlias', mapping: d }]);
-    expect(await target.raw.ok('GET', `/quota/users/alice@${d}`)).toMatchObject({ user: { size: 20 * GiB } });
-    expect(await target.raw.ok('GET', `/quota/domains/${d}`)).toMatchObject({ domain: { size: 5 * GiB, count: 1000 } });
+    expect(await james.target.raw.ok('GET', `/quota/users/alice@${d}`)).toMatchObject({ user: { size: 20 * GiB } });
+    expect(await james.target.raw.ok('GET', `/quota/domains/${d}`)).toMatchObject({ domain: { size: 5 * GiB, count: 1000 } });
   });
 
   test('a changed secret is exactly one password update, and the new password works', async () => {
     const d = uniqueDomain();
     const records = new MemoryRecordStore();
-    const yaml = docs(jamesBackend(target.url), domain(d), user(`carol@${d}`));
+    const yaml = docs(jamesBackend(james.target.url), domain(d), user(`carol@${d}`));
     await converge(yaml, secrets({ carol: 'first' }), records);
     const session = await openSession(yaml, secrets({ carol: 'second' }), records);
     try {
@@ -72,13 +65,13 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     } finally {
       await session.close();
     }
-    expect(await target.raw.passwordWorks(`carol@${d}`, 'second')).toBe(true);
-    expect(await target.raw.passwordWorks(`carol@${d}`, 'first')).toBe(false);
+    expect(await james.target.raw.passwordWorks(`carol@${d}`, 'second')).toBe(true);
+    expect(await james.target.raw.passwordWorks(`carol@${d}`, 'first')).toBe(false);
   });
 
   test('without a record, a password that is already in force is recognised, not reset', async () => {
     const d = uniqueDomain();
-    const yaml = docs(jamesBackend(target.url), domain(d), user(`dave@${d}`));
+    const yaml = docs(jamesBackend(james.target.url), domain(d), user(`dave@${d}`));
     await converge(yaml, secrets({ dave: 'known' }));
     // A fresh checkout (CI): no records at all.
     const fresh = await openSession(yaml, secrets({ dave: 'known' }));
@@ -92,9 +85,9 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
   test('an address change moves the mailbox to the new address and retires the old one', async () => {
     const d = uniqueDomain();
     const records = new MemoryRecordStore();
-    const before = docs(jamesBackend(target.url), domain(d), user(`erin@${d}`, `  extraAddresses: [e@${d}]\n  forwarding: {to: [erin@elsewhere.example], keepCopy: true}\n  quota: {messages: 500}`, 'erin'));
+    const before = docs(jamesBackend(james.target.url), domain(d), user(`erin@${d}`, `  extraAddresses: [e@${d}]\n  forwarding: {to: [erin@elsewhere.example], keepCopy: true}\n  quota: {messages: 500}`, 'erin'));
     await converge(before, secrets({ erin: 'pw' }), records);
-    await target.raw.ok('PUT', `/users/erin@${d}/mailboxes/Archive`);
+    await james.target.raw.ok('PUT', `/users/erin@${d}/mailboxes/Archive`);
 
     const after = before.replace(`address: erin@${d}`, `address: erin.smith@${d}`);
     const run = await converge(after, secrets({ erin: 'pw' }), records);
@@ -103,54 +96,54 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     ]);
     expect(hasChanges(run.after)).toBe(false);
 
-    const mailboxes = (await target.raw.ok('GET', `/users/erin.smith@${d}/mailboxes`)) as Array<{ mailboxName: string }>;
+    const mailboxes = (await james.target.raw.ok('GET', `/users/erin.smith@${d}/mailboxes`)) as Array<{ mailboxName: string }>;
     expect(mailboxes.map((m) => m.mailboxName)).toContain('Archive');
-    expect((await target.raw.call('HEAD', `/users/erin@${d}`)).status).toBe(404);
-    const mappings = await target.raw.mappings();
+    expect((await james.target.raw.call('HEAD', `/users/erin@${d}`)).status).toBe(404);
+    const mappings = await james.target.raw.mappings();
     expect(mappings[`e@${d}`]).toEqual([{ type: 'Alias', mapping: `erin.smith@${d}` }]);
     expect(mappings[`erin@${d}`]).toBeUndefined(); // no forward left behind on the old address
-    expect(await target.raw.passwordWorks(`erin.smith@${d}`, 'pw')).toBe(true);
-    expect(await target.raw.ok('GET', `/quota/users/erin.smith@${d}`)).toMatchObject({ user: { count: 500 } });
+    expect(await james.target.raw.passwordWorks(`erin.smith@${d}`, 'pw')).toBe(true);
+    expect(await james.target.raw.ok('GET', `/quota/users/erin.smith@${d}`)).toMatchObject({ user: { count: 500 } });
   });
 
   test('what a manifest leaves unset survives changes made by hand; what it sets is corrected', async () => {
     const d = uniqueDomain();
     const alt = uniqueDomain('alias');
     const records = new MemoryRecordStore();
-    const bare = docs(jamesBackend(target.url), domain(d), user(`ivy@${d}`));
+    const bare = docs(jamesBackend(james.target.url), domain(d), user(`ivy@${d}`));
     await converge(bare, secrets({ ivy: 'pw' }), records);
     // An administrator works on the server directly.
-    await target.raw.ok('PUT', `/domains/${alt}`);
-    await target.raw.ok('PUT', `/domains/${d}/aliases/${alt}`);
-    await target.raw.ok('PUT', `/quota/domains/${d}`, { count: 900, size: 3 * GiB });
-    await target.raw.ok('PUT', `/address/aliases/ivy@${d}/sources/i@${d}`);
-    await target.raw.ok('PUT', `/address/forwards/ivy@${d}/targets/ivy@home.example`);
-    await target.raw.ok('PUT', `/quota/users/ivy@${d}`, { count: 1000, size: null });
+    await james.target.raw.ok('PUT', `/domains/${alt}`);
+    await james.target.raw.ok('PUT', `/domains/${d}/aliases/${alt}`);
+    await james.target.raw.ok('PUT', `/quota/domains/${d}`, { count: 900, size: 3 * GiB });
+    await james.target.raw.ok('PUT', `/address/aliases/ivy@${d}/sources/i@${d}`);
+    await james.target.raw.ok('PUT', `/address/forwards/ivy@${d}/targets/ivy@home.example`);
+    await james.target.raw.ok('PUT', `/quota/users/ivy@${d}`, { count: 1000, size: null });
 
     const kept = await converge(bare, secrets({ ivy: 'pw' }), records);
     expect(kept.plan.backends[0]!.changes).toEqual([]);
-    expect((await target.raw.mappings())[`i@${d}`]).toEqual([{ type: 'Alias', mapping: `ivy@${d}` }]);
-    expect((await target.raw.mappings())[`ivy@${d}`]).toEqual([{ type: 'Forward', mapping: 'ivy@home.example' }]);
-    expect((await target.raw.mappings())[alt]).toEqual([{ type: 'DomainAlias', mapping: d }]);
-    expect(await target.raw.ok('GET', `/quota/users/ivy@${d}`)).toMatchObject({ user: { count: 1000 } });
-    expect(await target.raw.ok('GET', `/quota/domains/${d}`)).toMatchObject({ domain: { count: 900, size: 3 * GiB } });
+    expect((await james.target.raw.mappings())[`i@${d}`]).toEqual([{ type: 'Alias', mapping: `ivy@${d}` }]);
+    expect((await james.target.raw.mappings())[`ivy@${d}`]).toEqual([{ type: 'Forward', mapping: 'ivy@home.example' }]);
+    expect((await james.target.raw.mappings())[alt]).toEqual([{ type: 'DomainAlias', mapping: d }]);
+    expect(await james.target.raw.ok('GET', `/quota/users/ivy@${d}`)).toMatchObject({ user: { count: 1000 } });
+    expect(await james.target.raw.ok('GET', `/quota/domains/${d}`)).toMatchObject({ domain: { count: 900, size: 3 * GiB } });
 
     const owning = docs(
-      jamesBackend(target.url),
+      jamesBackend(james.target.url),
       domain(d, '  aliasDomains: []\n  defaultQuota: {storage: 1Gi}'),
       user(`ivy@${d}`, '  extraAddresses: []\n  forwarding: {to: []}\n  quota: {storage: 2Gi}'),
     );
     const corrected = await converge(owning, secrets({ ivy: 'pw' }), records);
     expect(corrected.plan.backends[0]!.changes.map((c) => `${c.action} ${c.key}`)).toEqual([`update ${d}`, `update ivy@${d}`]);
     expect(hasChanges(corrected.after)).toBe(false);
-    const mappings = await target.raw.mappings();
+    const mappings = await james.target.raw.mappings();
     expect(mappings[`i@${d}`]).toBeUndefined();
     expect(mappings[`ivy@${d}`]).toBeUndefined();
     expect(mappings[alt]).toBeUndefined();
-    const userQuota = (await target.raw.ok('GET', `/quota/users/ivy@${d}`)) as { user?: { count?: number; size?: number } };
+    const userQuota = (await james.target.raw.ok('GET', `/quota/users/ivy@${d}`)) as { user?: { count?: number; size?: number } };
     expect(userQuota.user?.size).toBe(2 * GiB);
     expect(userQuota.user?.count ?? null).toBeNull();
-    const domainQuota = (await target.raw.ok('GET', `/quota/domains/${d}`)) as { domain?: { count?: number; size?: number } };
+    const domainQuota = (await james.target.raw.ok('GET', `/quota/domains/${d}`)) as { domain?: { count?: number; size?: number } };
     expect(domainQuota.domain?.size).toBe(GiB);
     expect(domainQuota.domain?.count ?? null).toBeNull();
   });
@@ -158,63 +151,63 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
   test('an address change carries what the manifest leaves unset over to the new address', async () => {
     const d = uniqueDomain();
     const records = new MemoryRecordStore();
-    const before = docs(jamesBackend(target.url), domain(d), user(`jo@${d}`, '', 'jo'));
+    const before = docs(jamesBackend(james.target.url), domain(d), user(`jo@${d}`, '', 'jo'));
     await converge(before, secrets({ jo: 'pw' }), records);
-    await target.raw.ok('PUT', `/address/aliases/jo@${d}/sources/j@${d}`);
-    await target.raw.ok('PUT', `/address/forwards/jo@${d}/targets/jo@home.example`);
-    await target.raw.ok('PUT', `/quota/users/jo@${d}`, { count: 70, size: null });
+    await james.target.raw.ok('PUT', `/address/aliases/jo@${d}/sources/j@${d}`);
+    await james.target.raw.ok('PUT', `/address/forwards/jo@${d}/targets/jo@home.example`);
+    await james.target.raw.ok('PUT', `/quota/users/jo@${d}`, { count: 70, size: null });
 
     const run = await converge(before.replace(`address: jo@${d}`, `address: joanna@${d}`), secrets({ jo: 'pw' }), records);
     expect(run.plan.backends[0]!.changes.map((c) => `${c.action} ${c.key}`)).toEqual([`replace joanna@${d}`]);
     expect(hasChanges(run.after)).toBe(false);
-    const mappings = await target.raw.mappings();
+    const mappings = await james.target.raw.mappings();
     expect(mappings[`j@${d}`]).toEqual([{ type: 'Alias', mapping: `joanna@${d}` }]);
     expect(mappings[`joanna@${d}`]).toEqual([{ type: 'Forward', mapping: 'jo@home.example' }]);
-    expect(await target.raw.ok('GET', `/quota/users/joanna@${d}`)).toMatchObject({ user: { count: 70 } });
+    expect(await james.target.raw.ok('GET', `/quota/users/joanna@${d}`)).toMatchObject({ user: { count: 70 } });
   });
 
   test('many users’ aliases, forwards and groups written at once are all kept', async () => {
     const d = uniqueDomain('busy');
     const users = Array.from({ length: 40 }, (_, i) => user(`u${i}@${d}`, `  extraAddresses: [x${i}@${d}]\n  forwarding: {to: [u${i}@elsewhere.example], keepCopy: true}`, `u${i}`));
     const groups = Array.from({ length: 10 }, (_, i) => alias(`g${i}@${d}`, [`u${i}@${d}`, `u${i + 10}@${d}`]));
-    const yaml = docs(jamesBackend(target.url, 'james', '  limits: {concurrency: 16}'), domain(d), ...users, ...groups);
+    const yaml = docs(jamesBackend(james.target.url, 'james', '  limits: {concurrency: 16}'), domain(d), ...users, ...groups);
     const run = await converge(yaml, secrets(Object.fromEntries(users.map((_, i) => [`u${i}`, `pw${i}`]))));
     expect(run.after.backends[0]!.changes).toEqual([]);
   });
 
   test('prune deletes undeclared users with their mappings, so the address can be used again', async () => {
     const d = uniqueDomain();
-    const yaml = docs(jamesBackend(target.url), domain(d, '  prune: {enabled: true, maxUserDeletionPercent: 50}'), user(`frank@${d}`));
+    const yaml = docs(jamesBackend(james.target.url), domain(d, '  prune: {enabled: true, maxUserDeletionPercent: 50}'), user(`frank@${d}`));
     await converge(yaml, secrets({ frank: 'pw' }));
-    await target.raw.ok('PUT', `/users/stranger@${d}`, { password: 'x' });
-    await target.raw.ok('PUT', `/address/forwards/stranger@${d}/targets/somewhere@elsewhere.example`);
-    await target.raw.ok('PUT', `/address/aliases/stranger@${d}/sources/s@${d}`);
-    await target.raw.ok('PUT', `/address/groups/old-list@${d}/stranger@${d}`);
+    await james.target.raw.ok('PUT', `/users/stranger@${d}`, { password: 'x' });
+    await james.target.raw.ok('PUT', `/address/forwards/stranger@${d}/targets/somewhere@elsewhere.example`);
+    await james.target.raw.ok('PUT', `/address/aliases/stranger@${d}/sources/s@${d}`);
+    await james.target.raw.ok('PUT', `/address/groups/old-list@${d}/stranger@${d}`);
 
     const run = await converge(yaml, secrets({ frank: 'pw' }));
     expect(run.plan.backends[0]!.changes.map((c) => `${c.action} ${c.key}`)).toEqual([`delete old-list@${d}`, `delete stranger@${d}`]);
-    expect(await target.raw.users()).not.toContain(`stranger@${d}`);
-    const mappings = await target.raw.mappings();
+    expect(await james.target.raw.users()).not.toContain(`stranger@${d}`);
+    const mappings = await james.target.raw.mappings();
     expect(Object.keys(mappings).filter((k) => k.endsWith(`@${d}`))).toEqual([]);
     // Nothing is left that would make James refuse the address.
-    expect((await target.raw.call('PUT', `/users/stranger@${d}`, { password: 'y' })).status).toBe(204);
+    expect((await james.target.raw.call('PUT', `/users/stranger@${d}`, { password: 'y' })).status).toBe(204);
   });
 
   test('never touches users of domains the configuration does not declare', async () => {
     const mine = uniqueDomain();
     const theirs = uniqueDomain('theirs');
-    await target.raw.ok('PUT', `/domains/${theirs}`);
-    await target.raw.ok('PUT', `/users/zed@${theirs}`, { password: 'x' });
-    const yaml = docs(jamesBackend(target.url), domain(mine, '  prune: {enabled: true, maxUserDeletionPercent: 100}'));
+    await james.target.raw.ok('PUT', `/domains/${theirs}`);
+    await james.target.raw.ok('PUT', `/users/zed@${theirs}`, { password: 'x' });
+    const yaml = docs(jamesBackend(james.target.url), domain(mine, '  prune: {enabled: true, maxUserDeletionPercent: 100}'));
     await converge(yaml, secrets());
-    expect(await target.raw.users()).toContain(`zed@${theirs}`);
+    expect(await james.target.raw.users()).toContain(`zed@${theirs}`);
   });
 
   test('observing costs the same number of requests for 5 users as for 60', async () => {
     const d = uniqueDomain();
-    await target.raw.ok('PUT', `/domains/${d}`);
+    await james.target.raw.ok('PUT', `/domains/${d}`);
     const countFor = async (n: number) => {
-      for (let i = 0; i < n; i++) await target.raw.call('PUT', `/users/u${i}@${d}`, { password: 'x' });
+      for (let i = 0; i < n; i++) await james.target.raw.call('PUT', `/users/u${i}@${d}`, { password: 'x' });
       const a = adapter();
       try {
         const state = await a.observe({ domains: [d] });
@@ -232,9 +225,9 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
 
   test('a failed backend task fails the object with the task’s message', async () => {
     const d = uniqueDomain();
-    await target.raw.ok('PUT', `/domains/${d}`);
-    await target.raw.ok('PUT', `/users/gina@${d}`, { password: 'x' });
-    await target.raw.ok('PUT', `/address/forwards/gina@${d}/targets/out@elsewhere.example`);
+    await james.target.raw.ok('PUT', `/domains/${d}`);
+    await james.target.raw.ok('PUT', `/users/gina@${d}`, { password: 'x' });
+    await james.target.raw.ok('PUT', `/address/forwards/gina@${d}/targets/out@elsewhere.example`);
     const a = adapter();
     try {
       // Renaming a user with forwards onto itself is refused by James inside the task.
@@ -254,14 +247,14 @@ describe.each(TARGETS)('James adapter contract: $name', (factory) => {
     const none = new JamesAdapter(http(), {});
     await expect(none.observe({ domains: [] })).rejects.toMatchObject({ kind: 'Unauthorized' });
     await none.close();
-    const closed = adapter(target.token, 'http://127.0.0.1:9');
+    const closed = adapter(james.target.token, 'http://127.0.0.1:9');
     await expect(closed.observe({ domains: [] })).rejects.toThrow(/cannot reach http:\/\/127\.0\.0\.1:9: connection refused/);
     await closed.close();
   });
 
   test('applying the same changes twice is harmless (already exists, already gone)', async () => {
     const d = uniqueDomain();
-    const yaml = docs(jamesBackend(target.url), domain(d), user(`hank@${d}`, `  extraAddresses: [h@${d}]`), alias(`ops@${d}`, [`hank@${d}`]));
+    const yaml = docs(jamesBackend(james.target.url), domain(d), user(`hank@${d}`, `  extraAddresses: [h@${d}]`), alias(`ops@${d}`, [`hank@${d}`]));
     const session = await openSession(yaml, secrets({ hank: 'pw' }));
     try {
       const plan = await session.plan();
