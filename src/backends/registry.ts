@@ -4,7 +4,6 @@ import type { Logger } from '../log.ts';
 import type { BackendDecl } from '../model/config.ts';
 import type { BackendType } from '../model/schema.ts';
 import { JamesAdapter } from './james/adapter.ts';
-import { startJamesEmulator } from './james/emulator.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
 
 export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james'];
@@ -43,6 +42,8 @@ export async function startBackendEmulator(type: string, options: EmulatorComman
   switch (type) {
     case 'james': {
       const { user: _user, ...jamesOptions } = options;
+      // Loaded only when an emulator runs: plan and apply never need one.
+      const { startJamesEmulator } = await import('./james/emulator.ts');
       return startJamesEmulator(jamesOptions);
     }
     default:

@@ -9,7 +9,8 @@ import { lockStateDir, defaultStateDir } from '../state/records.ts';
 import { hasChanges, type Plan } from '../plan/index.ts';
 import { toApplyDocument } from '../render/json.ts';
 import { countResults, renderApplySummary, renderPlanText, renderResultLine, type TextStyle } from '../render/text.ts';
-import { EXIT_ERROR, EXIT_OK, loadConfig, logger, openSession, reportFailure, styleFor, type CommonOptions } from './common.ts';
+import { EXIT_ERROR, EXIT_OK, loadConfig, reportFailure, reportWarnings, styleFor, type CommonOptions } from './common.ts';
+import { logger, openSession } from './session.ts';
 import { outputFormat, planCommand, reportBackendErrors } from './plan.ts';
 
 export interface ApplyCommandOptions extends CommonOptions {
@@ -24,6 +25,7 @@ export async function applyCommand(options: ApplyCommandOptions): Promise<number
     const format = outputFormat(options.output, ['text', 'json']);
     const log = logger(options);
     const config = await loadConfig(options);
+    reportWarnings(config);
     const unlock = await lockStateDir(options.stateDir ?? defaultStateDir());
     try {
       const session = await openSession(config, options, log, { writes: true });

@@ -13,7 +13,8 @@ import { hasChanges, summarize } from '../plan/index.ts';
 import { countResults, renderApplySummary, renderPlanText, renderResultLine } from '../render/text.ts';
 import type { SecretResolver } from '../secrets/file-secrets.ts';
 import { MemoryRecordStore } from '../state/records.ts';
-import { EXIT_ERROR, EXIT_OK, logger, reportFailure, styleFor } from './common.ts';
+import { EXIT_ERROR, EXIT_OK, reportFailure, styleFor } from './common.ts';
+import { logger } from './session.ts';
 import { reportBackendErrors } from './plan.ts';
 
 export const EXAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');

@@ -1,15 +1,15 @@
 // The mailops command line: one subcommand per file in this folder; this file only wires them.
+// Each command's module is loaded when that command runs, so that `validate` does not pay for the
+// HTTP client, the logger, the spinner or the emulators.
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { applyCommand } from './apply.ts';
 import { collect } from './common.ts';
-import { demoCommand } from './demo.ts';
-import { emulateCommand } from './emulate.ts';
-import { generateCommand } from './generate.ts';
-import { planCommand } from './plan.ts';
-import { validateCommand } from './validate.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('mailops')
   .description('Declarative mail-server administration: MailDomain, MailUser, Alias and QuotaPolicy manifests, reconciled onto Apache James and friends.')
+  .version(version, '--version', 'print the version of mailops')
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: false });
 
@@ -18,29 +18,35 @@ const run = (command: Promise<number>) =>
     process.exitCode = code;
   });
 
-function fileOptions(command: Command): Command {
+/** What every command that reads manifests takes. */
+function inputOptions(command: Command): Command {
   return command
-    .requiredOption('-f, --filename <path>', 'a manifest file or a directory of them (repeatable; directories are read recursively)', collect)
-    .option('-v, --verbose', 'debug logs on stderr, stack traces, request counts')
+    .requiredOption('-f, --filename <path>', 'a manifest file or a directory of them (repeatable; directories are read recursively, links followed)', collect)
+    .option('-v, --verbose', 'debug logs on stderr, stack traces, request counts');
+}
+
+/** What the commands that talk to backends take besides. */
+function backendOptions(command: Command): Command {
+  return inputOptions(command)
     .option('--secrets-dir <dir>', 'read secret <name>/<key> from <dir>/<name>/<key> (default: $MAILOPS_SECRETS_DIR)')
     .option('--state-dir <dir>', 'where applied records and the fingerprint key live (default: $MAILOPS_STATE_DIR or ~/.local/state/mailops)')
-    .option('--backend-url <name=url>', "use this URL for the MailBackend <name> instead of its spec.url (repeatable)", collect)
+    .option('--backend-url <name=url>', 'use this URL for the MailBackend <name> instead of its spec.url (repeatable)', collect)
     .option('--allow-mass-deletion', 'let prune delete more than a domain’s maxUserDeletionPercent');
 }
 
-fileOptions(program.command('validate').description('check manifests; exit 0 when valid, 1 when not'))
-  .action((options) => run(validateCommand(options)));
+inputOptions(program.command('validate').description('check manifests; exit 0 when valid, 1 when not'))
+  .action(async (options) => run((await import('./validate.ts')).validateCommand(options)));
 
-fileOptions(program.command('plan').description('show what apply would change on every backend'))
+backendOptions(program.command('plan').description('show what apply would change on every backend'))
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
   .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
-  .action((options) => run(planCommand(options)));
+  .action(async (options) => run((await import('./plan.ts')).planCommand(options)));
 
-fileOptions(program.command('apply').description('apply the changes; exit 0 when every backend converged, 1 otherwise'))
+backendOptions(program.command('apply').description('apply the changes; exit 0 when every backend converged, 1 otherwise'))
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .option('--dry-run', 'only plan (the same as mailops plan)')
   .option('--detailed-exitcode', 'with --dry-run: exit 0 no changes, 2 changes, 1 error')
-  .action((options) => run(applyCommand(options)));
+  .action(async (options) => run((await import('./apply.ts')).applyCommand(options)));
 
 program
   .command('emulate')
@@ -52,22 +58,29 @@ program
   .option('--jwt-public-key <file>', 'James: require an RS256 JWT signed by this key’s private half (as 3.8 does)')
   .option('--latency <duration>', 'add this delay to every answer, e.g. 20ms')
   .option('--fail-rate <share>', 'fail this share of requests, e.g. 0.1 or 10%')
-  .option('--fail-mode <mode>', 'how requests fail: status (5xx), reset (dropped connection) or mixed', 'status')
+  .option('--fail-mode <mode>', 'how requests fail: status (5xx), reset (dropped connection), lost (dropped after the change was made) or mixed', 'status')
   .option('--seed <n>', 'make the fault sequence repeatable')
   .option('--task-duration <duration>', 'James: how long a data-moving task runs')
   .option('-v, --verbose', 'stack traces on errors')
-  .action((backend, options) => run(emulateCommand(backend, options)));
+  .action(async (backend, options) => run((await import('./emulate.ts')).emulateCommand(backend, options)));
 
 program
   .command('demo')
   .description('plan, apply and re-plan examples/ against an in-process James emulator')
   .option('-f, --filename <path>', 'use these manifests instead of examples/', collect)
   .option('-v, --verbose', 'more detail')
-  .action((options) => run(demoCommand(options)));
+  .action(async (options) => run((await import('./demo.ts')).demoCommand(options)));
 
 program
   .command('generate')
   .description('for maintainers: write crds/ and docs/*.schema.json from the schemas in src/model')
-  .action(() => run(generateCommand({})));
+  .action(async () => run((await import('./generate.ts')).generateCommand({})));
+
+// `mailops <unknown> --help` must fail like `mailops <unknown>`, not print the root help and
+// succeed: commander answers --help before it looks at the command name.
+const first = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+if (first !== undefined && first !== 'help' && !program.commands.some((c) => c.name() === first || c.aliases().includes(first))) {
+  program.error(`error: unknown command '${first}'`, { code: 'commander.unknownCommand', exitCode: 1 });
+}
 
 await program.parseAsync(process.argv);

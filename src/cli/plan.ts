@@ -5,7 +5,8 @@ import { hasChanges, type Plan } from '../plan/index.ts';
 import { toPlanDocument } from '../render/json.ts';
 import { renderPlanMarkdown } from '../render/markdown.ts';
 import { renderPlanText } from '../render/text.ts';
-import { EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError, loadConfig, logger, openSession, reportFailure, styleFor, type CommonOptions } from './common.ts';
+import { EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError, loadConfig, reportFailure, reportWarnings, styleFor, type CommonOptions } from './common.ts';
+import { logger, openSession } from './session.ts';
 
 export type OutputFormat = 'text' | 'json' | 'markdown';
 
@@ -26,6 +27,7 @@ export async function planCommand(options: PlanOptions): Promise<number> {
     const format = outputFormat(options.output, ['text', 'json', 'markdown']);
     const log = logger(options);
     const config = await loadConfig(options);
+    reportWarnings(config);
     const session = await openSession(config, options, log, { writes: false });
     try {
       const plan = await session.plan();

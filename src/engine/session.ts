@@ -1,7 +1,7 @@
 // One pass over a whole configuration — observe every backend, plan, apply — as `mailops plan`,
 // `mailops apply` and the demo make it. A thin front door over the Engine: the long-lived ones
 // (controller, watcher) call the Engine directly, per object.
-import { InvalidConfigError } from '../load/errors.ts';
+import { InvalidConfigError } from '../model/errors.ts';
 import type { Config } from '../model/config.ts';
 import type { Plan } from '../plan/index.ts';
 import type { SecretResolver } from '../secrets/file-secrets.ts';

@@ -13,7 +13,7 @@ import {
   type SecretRef,
   type UserDecl,
 } from '../model/config.ts';
-import { domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
+import { backendUrlProblem, domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
 import { QuantityError, parseMessages, parseStorage } from '../model/quantity.ts';
 import { BACKEND_OPTIONS } from '../model/schema.ts';
 import type {
@@ -89,6 +89,8 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     const password = secret(spec.credentials?.passwordSecretRef, 'passwordSecretRef');
     const token = secret(spec.credentials?.tokenSecretRef, 'tokenSecretRef');
     const id = `${item.ref.namespace}/${item.ref.name}`;
+    const urlProblem = backendUrlProblem(spec.url);
+    if (urlProblem) report(item, ['spec', 'url'], urlProblem);
     backends.set(id, {
       ref: item.ref,
       id,
@@ -251,17 +253,29 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     return true;
   };
 
+  // Addresses are compared, and stored by the servers, in lower case: say so once when that changes one.
+  const notes: string[] = [];
+  let upperCase: { count: number; first: string } | undefined;
+  const lowered = (item: Located<unknown>, raw: string, path: FieldPath): string => {
+    const address = normalizeAddress(raw);
+    if (address !== raw.trim()) {
+      upperCase ??= { count: 0, first: `${raw.trim()}, ${formatPosition(item.at(path))}` };
+      upperCase.count += 1;
+    }
+    return address;
+  };
+
   // --- MailUser
   const users: UserDecl[] = [];
   for (const item of ofKind<MailUser>('MailUser')) {
     const spec = item.value.spec;
-    const address = normalizeAddress(spec.address);
+    const address = lowered(item, spec.address, ['spec', 'address']);
     const domain = domainFor(item, address, ['spec', 'address'], 'the address');
     if (!claim(item, address, ['spec', 'address'], 'the address')) continue;
     const extraAddresses: string[] | null = spec.extraAddresses ? [] : null;
     (spec.extraAddresses ?? []).forEach((raw, i) => {
-      const extra = normalizeAddress(raw);
       const path = ['spec', 'extraAddresses', i];
+      const extra = lowered(item, raw, path);
       if (extra === address) return report(item, path, 'is the user’s own address');
       const extraDomain = domainOf(extra);
       const servedBy = domains.get(extraDomain) ?? aliasDomainOwner.get(extraDomain);
@@ -272,8 +286,8 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     if (spec.forwarding) {
       const to: string[] = [];
       spec.forwarding.to.forEach((raw, i) => {
-        const target = normalizeAddress(raw);
         const path = ['spec', 'forwarding', 'to', i];
+        const target = lowered(item, raw, path);
         if (target === address) report(item, path, 'forwards to the user’s own address; set keepCopy: true instead');
         else if (to.includes(target)) report(item, path, `${target} is listed twice`);
         else to.push(target);
@@ -313,12 +327,12 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
   const aliases: AliasDecl[] = [];
   for (const item of ofKind<Alias>('Alias')) {
     const spec = item.value.spec;
-    const address = normalizeAddress(spec.address);
+    const address = lowered(item, spec.address, ['spec', 'address']);
     const domain = domainFor(item, address, ['spec', 'address'], 'the alias address');
     if (!claim(item, address, ['spec', 'address'], 'the alias')) continue;
     const members: string[] = [];
     spec.members.forEach((raw, i) => {
-      const member = normalizeAddress(raw);
+      const member = lowered(item, raw, ['spec', 'members', i]);
       if (member === address) report(item, ['spec', 'members', i], 'is the alias itself');
       else if (members.includes(member)) report(item, ['spec', 'members', i], `${member} is listed twice`);
       else members.push(member);
@@ -331,6 +345,36 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       members: members.sort(),
       backendIds: narrow(item, spec.backendRefs, domain),
     });
+  }
+
+  // Valid, but probably a mistake (a member left behind by an address change): an address in a
+  // managed domain that no user, extra address or alias declares. A warning, since an alias may
+  // point at a user mailops does not manage.
+  const warnings: ConfigError[] = [];
+  const declaredAddress = (address: string): boolean => {
+    const domain = domainOf(address);
+    const primary = aliasDomainOwner.get(domain);
+    return claimed.has(address) || (primary !== undefined && claimed.has(`${address.slice(0, -domain.length)}${primary.domain}`));
+  };
+  const managed = (address: string) => domains.has(domainOf(address)) || aliasDomainOwner.has(domainOf(address));
+  const checkTargets = (item: Located<unknown> | undefined, raws: readonly string[] | undefined, path: FieldPath, what: string) => {
+    if (!item) return;
+    (raws ?? []).forEach((raw, i) => {
+      const address = normalizeAddress(raw);
+      if (!managed(address) || declaredAddress(address)) return;
+      warnings.push({
+        position: item.at([...path, i]),
+        object: describeObject(item.ref),
+        field: formatFieldPath([...path, i]),
+        message: `${what} ${address} is in managed domain ${domainOf(address)}, but no MailUser, extra address or Alias declares it (renamed or removed?)`,
+      });
+    });
+  };
+  for (const item of ofKind<Alias>('Alias')) checkTargets(item, item.value.spec.members, ['spec', 'members'], 'member');
+  for (const item of ofKind<MailUser>('MailUser')) checkTargets(item, item.value.spec.forwarding?.to, ['spec', 'forwarding', 'to'], 'forwarding target');
+  if (upperCase) {
+    const count = upperCase.count === 1 ? 'An address was' : `${upperCase.count} addresses were`;
+    notes.push(`${count} written with upper-case letters; mailops plans ${upperCase.count === 1 ? 'it' : 'them'} in lower case, as the servers store addresses (first: ${upperCase.first}).`);
   }
 
   for (const loop of findLoops(users, aliases)) {
@@ -347,7 +391,10 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       users,
       aliases,
       globalQuota,
+      quotaPolicies: ofKind<QuotaPolicy>('QuotaPolicy').map((item) => item.ref),
       skippedDocuments,
+      warnings,
+      notes,
     },
   };
 }

@@ -1,6 +1,7 @@
 // YAML text → documents that remember where each of their fields was written.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 import type { ConfigError, FieldPath, SourcePosition } from './errors.ts';
+import { INPUT_LIMITS, formatBytes } from './limits.ts';
 
 /** One YAML document (or one item of a `kind: List`) with a way back to its source text. */
 export interface SourceDocument {
@@ -21,6 +22,11 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
   const lineCounter = new LineCounter();
   const documents: SourceDocument[] = [];
   const errors: ConfigError[] = [];
+  const long = firstLongLine(text, INPUT_LIMITS.scalarBytes);
+  if (long) {
+    errors.push({ position: { file, line: long, column: 1 }, message: `line ${long} is longer than ${formatBytes(INPUT_LIMITS.scalarBytes)}; no field of a mailops object is that long` });
+    return { documents, errors };
+  }
   const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   // parseAllDocuments returns an EmptyStream (not an array) for a file with no documents.
   if (!Array.isArray(docs)) return { documents, errors };
@@ -38,9 +44,22 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
       }
       return;
     }
-    if (doc.contents === null) return; // an empty document between `---` separators
-    const value = doc.toJS({ maxAliasCount: 1000 });
-    const base = positionAt(doc.contents.range?.[0] ?? 0);
+    const base = positionAt(doc.contents?.range?.[0] ?? doc.range[0]);
+    const oversized = oversizedNode(doc);
+    if (oversized) {
+      errors.push({ position: oversized.node.range ? positionAt(oversized.node.range[0]) : base, message: oversized.message });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: INPUT_LIMITS.aliases });
+    } catch (error) {
+      // yaml refuses alias bombs ("Excessive alias count…") while building the value.
+      errors.push({ position: base, message: `YAML: ${firstLine((error as Error).message)} (at most ${INPUT_LIMITS.aliases} aliases are resolved per document)` });
+      return;
+    }
+    // Like kubectl: an empty document (a trailing `---`, only comments, `null`) is no object.
+    if (value === null || value === undefined) return;
     documents.push({
       file,
       index,
@@ -49,6 +68,37 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
     });
   });
   return { documents, errors };
+}
+
+/** The 1-based number of the first line longer than `limit` characters, if any. */
+function firstLongLine(text: string, limit: number): number | undefined {
+  if (text.length <= limit) return undefined;
+  let start = 0;
+  for (let line = 1; start <= text.length; line++) {
+    const end = text.indexOf('\n', start);
+    const stop = end === -1 ? text.length : end;
+    if (stop - start > limit) return line;
+    if (end === -1) return undefined;
+    start = end + 1;
+  }
+  return undefined;
+}
+
+/** A scalar longer, or collections nested deeper, than the limits allow. */
+function oversizedNode(doc: Document): { node: Node; message: string } | undefined {
+  let found: { node: Node; message: string } | undefined;
+  visit(doc, (_key, node, path) => {
+    if (isScalar(node) && typeof node.value === 'string' && node.value.length > INPUT_LIMITS.scalarBytes) {
+      found = { node, message: `a value of ${formatBytes(node.value.length)} is longer than ${formatBytes(INPUT_LIMITS.scalarBytes)}; no field of a mailops object is that long` };
+      return visit.BREAK;
+    }
+    if ((isMap(node) || isSeq(node)) && path.filter((p) => isMap(p) || isSeq(p)).length >= INPUT_LIMITS.depth) {
+      found = { node, message: `mappings and sequences are nested more than ${INPUT_LIMITS.depth} deep; no mailops object is` };
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  return found;
 }
 
 function firstLine(message: string): string {

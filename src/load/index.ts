@@ -1,5 +1,5 @@
 // The file front door: paths given with -f → a validated Config, or every error at once.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { kindInfo } from '../model/kinds.ts';
 import { API_GROUP, API_GROUP_VERSION, type KindName, type MailObject } from '../model/schema.ts';
@@ -7,6 +7,7 @@ import type { Config } from '../model/config.ts';
 import { buildConfig, type LoadedObject } from './config.ts';
 import { parseYamlFile, type SourceDocument } from './documents.ts';
 import { InvalidConfigError, formatFieldPath, type ConfigError, type FieldPath } from './errors.ts';
+import { INPUT_LIMITS, formatBytes } from './limits.ts';
 import { checkAgainstSchema } from './schema-check.ts';
 
 export { InvalidConfigError, formatConfigError, type ConfigError } from './errors.ts';
@@ -14,46 +15,109 @@ export { parseYamlFile, type SourceDocument } from './documents.ts';
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
-/** Files named on the command line, and manifest files found under directories, in a stable order. */
-export async function expandPaths(inputs: string[]): Promise<string[]> {
-  const files: string[] = [];
+/** A manifest file to read, and the path given on the command line that led to it. */
+export interface ManifestFile {
+  file: string;
+  input: string;
+}
+
+/**
+ * Files named on the command line, and manifest files found under directories, in a stable order.
+ * Symbolic links are followed, to files and to directories (a ConfigMap or Secret mounted as a
+ * volume is a directory of links into a hidden `..data` folder); each real file and directory is
+ * read once, so a link cycle ends. Hidden entries (`.git`, `..data`) are not walked into.
+ */
+export async function expandPaths(inputs: string[]): Promise<ManifestFile[]> {
+  const found: ManifestFile[] = [];
+  const seenFiles = new Set<string>();
+  const seenDirs = new Set<string>();
+  const add = async (file: string, input: string) => {
+    const real = await realpath(file);
+    if (seenFiles.has(real)) return;
+    seenFiles.add(real);
+    found.push({ file, input });
+  };
+  const walk = async (dir: string, input: string): Promise<void> => {
+    const real = await realpath(dir);
+    if (seenDirs.has(real)) return;
+    seenDirs.add(real);
+    const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      // stat follows links; a dangling link is skipped like any other non-manifest entry.
+      const info = entry.isSymbolicLink() ? await stat(full).catch(() => undefined) : entry;
+      if (info?.isDirectory()) await walk(full, input);
+      else if (info?.isFile() && MANIFEST_EXTENSIONS.has(path.extname(entry.name))) await add(full, input);
+    }
+  };
   for (const input of inputs) {
     let info;
     try {
       info = await stat(input);
     } catch {
-      throw new InvalidConfigError([
-        { position: { file: input, line: 1, column: 1 }, message: 'no such file or directory' },
-      ]);
+      throw new InvalidConfigError([{ position: { file: input, line: 1, column: 1 }, message: 'no such file or directory' }]);
     }
-    if (info.isDirectory()) {
-      const found: string[] = [];
-      for (const entry of await readdir(input, { recursive: true, withFileTypes: true })) {
-        const full = path.join(entry.parentPath, entry.name);
-        const relative = path.relative(input, full);
-        // Hidden folders (.git, .github) hold no manifests of ours.
-        if (relative.split(path.sep).some((part) => part.startsWith('.'))) continue;
-        if (entry.isFile() && MANIFEST_EXTENSIONS.has(path.extname(entry.name))) found.push(full);
-      }
-      files.push(...found.sort());
-    } else {
-      files.push(input);
-    }
+    if (info.isDirectory()) await walk(input, input);
+    else await add(input, input);
   }
-  return [...new Set(files)];
+  return found;
 }
 
 export async function loadConfigFromPaths(inputs: string[]): Promise<Config> {
   const files = await expandPaths(inputs);
   const documents: SourceDocument[] = [];
   const errors: ConfigError[] = [];
-  for (const file of files) {
-    const text = await readFile(file, 'utf8');
-    const parsed = parseYamlFile(file, text);
-    documents.push(...parsed.documents);
-    errors.push(...parsed.errors);
+  const refuse = (file: string, message: string) => {
+    throw new InvalidConfigError([...errors, { position: { file, line: 0, column: 0 }, message }]);
+  };
+  let totalBytes = 0;
+  for (const { file } of files) {
+    const size = (await stat(file)).size;
+    totalBytes += size;
+    if (size > INPUT_LIMITS.fileBytes) {
+      refuse(file, `the file is ${formatBytes(size)}; mailops reads files of at most ${formatBytes(INPUT_LIMITS.fileBytes)} (100,000 users take about 30 MiB)`);
+    }
+    if (totalBytes > INPUT_LIMITS.totalBytes) {
+      refuse(file, `with this file the configuration passes ${formatBytes(INPUT_LIMITS.totalBytes)}, the most mailops reads in one run`);
+    }
+    const parsed = parseYamlFile(file, await readFile(file, 'utf8'));
+    for (const document of parsed.documents) documents.push(document);
+    for (const error of parsed.errors) errors.push(error);
+    if (documents.length > INPUT_LIMITS.documents) {
+      refuse(file, `with this file the configuration passes ${INPUT_LIMITS.documents.toLocaleString('en')} documents, the most mailops reads in one run`);
+    }
   }
-  return loadConfigFromDocuments(documents, errors);
+  const config = loadConfigFromDocuments(documents, errors);
+  noteEmptyInputs(config, inputs, files, documents);
+  return config;
+}
+
+/**
+ * A run that read no mailops object from the paths it was given is an error (a CI job must not go
+ * green on an empty or misread directory); a path that added nothing while others did is a warning.
+ */
+function noteEmptyInputs(config: Config, inputs: string[], files: ManifestFile[], documents: SourceDocument[]): void {
+  const objects = config.backends.length + config.domains.length + config.users.length + config.aliases.length + config.quotaPolicies.length;
+  const fileInput = new Map(files.map((f) => [f.file, f.input]));
+  const contributing = new Set(documents.filter((d) => isOurs(d.value)).map((d) => fileInput.get(d.file)));
+  if (objects === 0) {
+    const read = `read ${files.length} file${files.length === 1 ? '' : 's'}${config.skippedDocuments ? ` and skipped ${config.skippedDocuments} document${config.skippedDocuments === 1 ? '' : 's'} of other API groups` : ''}`;
+    throw new InvalidConfigError([
+      { position: { file: inputs.join(', '), line: 0, column: 0 }, message: `no ${API_GROUP} object found (${read}); nothing to plan` },
+    ]);
+  }
+  for (const input of inputs) {
+    if (!contributing.has(input)) {
+      config.warnings.push({ position: { file: input, line: 0, column: 0 }, message: `holds no ${API_GROUP} object (${files.filter((f) => f.input === input).length} manifest files read)` });
+    }
+  }
+}
+
+function isOurs(value: unknown): boolean {
+  const apiVersion = (value as { apiVersion?: unknown } | null)?.apiVersion;
+  const items = (value as { items?: unknown } | null)?.items;
+  return (typeof apiVersion === 'string' && apiVersion.startsWith(`${API_GROUP}/`)) || (Array.isArray(items) && items.some(isOurs));
 }
 
 /** Documents already parsed (files, tests, the demo) → a Config. Throws InvalidConfigError. */

@@ -1,5 +1,6 @@
 // The validated configuration: every reference resolved, every address normalised, every quota
 // parsed. This is what the planner works from, whichever front door (files, git, cluster) read it.
+import type { ConfigError } from './errors.ts';
 import type { Limit } from './quantity.ts';
 import type { BackendType, KindName, SecretKeySelector } from './schema.ts';
 
@@ -115,8 +116,14 @@ export interface Config {
   aliases: AliasDecl[];
   /** The QuotaPolicy marked globalDefault, if any. */
   globalQuota: GlobalQuotaDecl | null;
+  /** Every QuotaPolicy (their limits reach users through references and the global default). */
+  quotaPolicies: ObjectRef[];
   /** Documents of other API groups that were read and left alone. */
   skippedDocuments: number;
+  /** What is valid but probably not meant (an alias member that nothing declares): shown, never blocking. */
+  warnings: ConfigError[];
+  /** What mailops changed in how something was written, said once (addresses in lower case). */
+  notes: string[];
 }
 
 /**

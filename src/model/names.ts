@@ -41,6 +41,25 @@ export function normalizeDomain(domain: string): string {
   return domain.trim().toLowerCase().replace(/\.$/, '');
 }
 
+/**
+ * Why a backend URL cannot be used, or undefined when it can: it must parse the way the HTTP client
+ * will parse it (a port that is not a number fails only there), and it must not carry credentials
+ * (they would be printed with every plan). The message never repeats the URL.
+ */
+export function backendUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a URL the HTTP client can use (check the host name and the port)';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must start with http:// or https://';
+  if (parsed.username !== '' || parsed.password !== '') {
+    return 'carries credentials; put them in spec.credentials (a secret reference), never in the URL';
+  }
+  return undefined;
+}
+
 export function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
 }

@@ -59,7 +59,8 @@ export const SecretKeySelector = Type.Object(
   {
     name: ObjectName('Name of the Secret, in the same namespace.'),
     key: Type.String({
-      pattern: '^[-._a-zA-Z0-9]+$',
+      // What Kubernetes accepts as a Secret key: not `.` or `..`, nor anything starting with `..`.
+      pattern: '^([-_a-zA-Z0-9]|\\.[-_a-zA-Z0-9])[-._a-zA-Z0-9]*$',
       maxLength: 253,
       description: 'Key within the Secret.',
     }),

@@ -63,7 +63,7 @@ export function buildPlan(input: PlanInput): Plan {
       refusals: diff.refusals.filter((r) => owned(r.owner)),
     };
   });
-  return { backends, skippedDocuments: input.config.skippedDocuments };
+  return { backends, skippedDocuments: input.config.skippedDocuments, notes: input.config.notes };
 }
 
 /** The changes `wanted` selects and, transitively, the ones they depend on, in plan order. */

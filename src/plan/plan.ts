@@ -94,6 +94,8 @@ export interface Plan {
   backends: BackendPlan[];
   /** Documents of other API groups that were read and left alone. */
   skippedDocuments?: number;
+  /** What mailops changed in how the configuration was written (addresses in lower case), said once. */
+  notes?: string[];
 }
 
 export interface PlanSummary {

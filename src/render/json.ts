@@ -68,6 +68,7 @@ export const PlanDocument = Type.Object({
   summary: Summary,
   hasChanges: Type.Boolean(),
   skippedDocuments: Type.Integer({ description: 'Documents of other API groups that were read and left alone.' }),
+  notes: Type.Array(Type.String(), { description: 'What mailops changed in how the configuration was written (addresses in lower case).' }),
   backends: Type.Array(BackendDoc),
 });
 export type PlanDocument = Static<typeof PlanDocument>;
@@ -101,6 +102,7 @@ export function toPlanDocument(plan: Plan): PlanDocument {
     summary,
     hasChanges: summary.create + summary.update + summary.delete > 0,
     skippedDocuments: plan.skippedDocuments ?? 0,
+    notes: plan.notes ?? [],
     backends: plan.backends.map((b) => ({
       id: b.backendId,
       name: b.backendName,

@@ -56,6 +56,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       lines.push(style.dim(`Observed backend "${backendLabel(backend)}" with ${backend.requests} HTTP request${backend.requests === 1 ? '' : 's'}.`));
     }
   }
+  for (const note of plan.notes ?? []) lines.push(style.dim(`Note: ${note}`));
   if (plan.skippedDocuments) {
     lines.push(style.dim(`Skipped ${plan.skippedDocuments} document${plan.skippedDocuments === 1 ? '' : 's'} of other API groups.`));
   }

@@ -32,7 +32,7 @@ describe('validate', () => {
   it('accepts the examples', async () => {
     const result = await mailops(['validate', '-f', 'examples/']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toBe('Configuration is valid: 1 MailBackend, 1 MailDomain, 3 MailUsers, 2 Aliases.\n');
+    expect(result.stdout).toBe('Configuration is valid: 1 MailBackend, 1 MailDomain, 3 MailUsers, 2 Aliases, 2 QuotaPolicies.\n');
   });
 
   it('rejects bad input with file, line, column and field, and exit code 1', async () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
 import { ROOT, mailops, tempDir } from '../support/cli.ts';
+import { configDir } from '../support/files.ts';
 import { backend, docs, domain, user } from '../support/manifests.ts';
 
 let emulator: JamesEmulator;
@@ -21,12 +22,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await emulator.close();
 });
-
-async function configDir(yaml: string): Promise<string> {
-  const dir = await tempDir('mailops-config-');
-  await writeFile(path.join(dir, 'config.yaml'), yaml);
-  return dir;
-}
 
 const twoUsers = () => docs(backend('james', emulator.url), domain('example.com', '  prune: {enabled: true, maxUserDeletionPercent: 25}'), user('alice@example.com'), user('bob@example.com'));
 const verifyRequests = () => emulator.requestLog.filter((r) => r.method === 'POST' && r.path.endsWith('/verify')).length;

@@ -1,18 +1,7 @@
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
+import { tree } from '../support/files.ts';
 import { alias, backend, configFrom, docs, domain, quotaPolicy, user } from '../support/manifests.ts';
-
-async function tree(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'mailops-load-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), content);
-  }
-  return dir;
-}
 
 /** Loads and returns the error lines, with the temporary directory shown as `.`. */
 async function errorsOf(files: Record<string, string>): Promise<string[]> {
