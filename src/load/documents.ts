@@ -40,7 +40,11 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
     const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'DUPLICATE_KEY')];
     if (problems.length > 0) {
       for (const problem of problems) {
-        errors.push({ position: positionAt(problem.pos[0]), message: `YAML: ${firstLine(problem.message)}` });
+        // The parser reports a nesting deeper than the call stack as a stack overflow: say what it means.
+        const message = problem.message.includes('Maximum call stack size exceeded')
+          ? `mappings and sequences are nested more than ${INPUT_LIMITS.depth} deep; no mailops object is`
+          : `YAML: ${firstLine(problem.message)}`;
+        errors.push({ position: positionAt(problem.pos[0]), message });
       }
       return;
     }

@@ -87,6 +87,9 @@ describe('limits', () => {
   it('refuses collections nested deeper than any kind', async () => {
     const dir = await tree({ 'mail.yaml': `${valid}  deep: ${'['.repeat(40)}${']'.repeat(40)}\n` });
     expect(await errorsOf([dir], dir)).toEqual([expect.stringMatching(/^\.\/mail\.yaml:23:\d+: mappings and sequences are nested more than 32 deep; no mailops object is$/)]);
+    // Deeper than the parser's own call stack, on one line within the line limit.
+    const deeper = await tree({ 'mail.yaml': `${valid}  deep: ${'['.repeat(30_000)}${']'.repeat(30_000)}\n` });
+    expect(await errorsOf([deeper], deeper)).toEqual([expect.stringMatching(/^\.\/mail\.yaml:23:\d+: mappings and sequences are nested more than 32 deep; no mailops object is$/)]);
   });
 });
 
