@@ -47,6 +47,18 @@ describe('text plan', () => {
     expect(text).toContain('! displayName of 1 user on "james" (james cannot represent displayName): alice@example.com');
   });
 
+  it('with -v, says per object which fields it leaves alone and what the server has there', () => {
+    const drifted = structuredClone(observed);
+    const bob = drifted.users.get('bob@example.com')!;
+    bob.forwards = ['bob@home.example'];
+    bob.quota = { storage: null, messages: 300 };
+    const verbose = renderPlanText(plan(config, drifted, { passwords, records: recordsFor(config) }), { verbose: true });
+    expect(verbose).toContain('Left alone (not set in the configuration, so not managed; as observed):');
+    expect(verbose).toContain('  user bob@example.com [james]: forwarding to=bob@home.example keepCopy=false, quota.storage (unset), quota.messages 300');
+    expect(verbose).toContain('  domain example.com [james]: aliasDomains (none), defaultQuota.storage (unset), defaultQuota.messages (unset)');
+    expect(renderPlanText(mixed)).not.toContain('Left alone');
+  });
+
   it('prints No changes. when there is nothing to do', () => {
     const converged = plan(configFrom(docs(backend(), domain('example.com'))), state({ domains: observed.domains }));
     expect(renderPlanText(converged)).toBe('No changes.\n');
