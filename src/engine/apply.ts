@@ -86,53 +86,11 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
       return finish('skipped', { error: `not started: ${blocker.replace(':', ' ')} did not succeed`, skipped: { because: 'dependency', dependency: blocker } });
     }
 
-    const stored = records.operation(key, change.id);
-    const resumeFrom = stored && resumes(stored, change) ? stored : undefined;
-    if (stored && !resumeFrom) records.setOperation(key, change.id, undefined); // left by another operation
-    let current: OperationRecord | undefined = resumeFrom;
-    const save = async (record: OperationRecord | undefined) => {
-      current = record;
-      records.setOperation(key, change.id, record);
-      await records.flush();
-    };
-    const identity = { action: change.action, ...(change.resource === 'user' && change.renameFrom ? { renameFrom: change.renameFrom } : {}) };
-    const context: ApplyContext = {
-      signal,
-      ...(resumeFrom ? { resumeFrom } : {}),
-      checkpoint: (state: Checkpoint) => save({ ...identity, ...state }),
-      awaitTask: async (ref, state) => {
-        const sameTask = current?.task?.id === ref.id;
-        const taskStartedAt = (sameTask && current?.taskStartedAt) || new Date().toISOString();
-        if (!sameTask) await save({ ...identity, step: state?.step ?? current?.step ?? 'started', ...(state?.data ? { data: state.data } : current?.data ? { data: current.data } : {}), task: ref, taskStartedAt });
-        const timeoutMs = backend.limits.taskTimeoutSeconds * 1000;
-        try {
-          const status = await waitForTask(adapter, ref, {
-            mode: options.taskMode ?? 'block',
-            // Polling across reconciles counts from the task's start; a blocking run that resumes
-            // a task gets a full wait of its own.
-            deadline: (options.taskMode === 'poll' ? Date.parse(taskStartedAt) : Date.now()) + timeoutMs,
-            timeLimitSeconds: backend.limits.taskTimeoutSeconds,
-            signal,
-            onProgress: (t, s) => {
-              task = { ref: t, status: s };
-              options.onTaskProgress?.(t, s);
-            },
-          });
-          return status;
-        } catch (error) {
-          if (isBackendError(error) && TASK_OVER.has(error.kind) && current?.task?.id === ref.id) {
-            const { task: _over, taskStartedAt: _at, ...rest } = current;
-            await save(rest);
-          }
-          throw error;
-        }
-      },
-    };
-
+    const { context, done } = operationContext(change, key, options, signal, (t) => (task = t));
     try {
       await adapter.apply(change, context);
       remember(records, key, change);
-      if (current) records.setOperation(key, change.id, undefined);
+      done();
       finish('applied');
     } catch (error) {
       if (error instanceof TaskPending) {
@@ -159,6 +117,70 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
     await records.flush();
   }
   return results;
+}
+
+/**
+ * The ApplyContext of one change: the checkpoint a previous run left (if it is for this very
+ * operation), a durable checkpoint on every step, and backend tasks recorded before they are
+ * waited for. `done` forgets the checkpoint once the change succeeded.
+ */
+function operationContext(
+  change: Change,
+  key: string,
+  options: ApplyBackendOptions,
+  signal: AbortSignal,
+  onTask: (task: NonNullable<ChangeResult['task']>) => void,
+): { context: ApplyContext; done: () => void } {
+  const { records, backend, adapter } = options;
+  const stored = records.operation(key, change.id);
+  const resumeFrom = stored && resumes(stored, change) ? stored : undefined;
+  if (stored && !resumeFrom) records.setOperation(key, change.id, undefined); // left by another operation
+  let current: OperationRecord | undefined = resumeFrom;
+  const save = async (record: OperationRecord | undefined) => {
+    current = record;
+    records.setOperation(key, change.id, record);
+    await records.flush();
+  };
+  const identity = { action: change.action, ...(change.resource === 'user' && change.renameFrom ? { renameFrom: change.renameFrom } : {}) };
+  const mode = options.taskMode ?? 'block';
+  const timeLimitSeconds = backend.limits.taskTimeoutSeconds;
+
+  const awaitTask = async (ref: TaskRef, state?: Omit<Checkpoint, 'task'>): Promise<TaskStatus> => {
+    const sameTask = current?.task?.id === ref.id;
+    const taskStartedAt = (sameTask && current?.taskStartedAt) || new Date().toISOString();
+    if (!sameTask) {
+      const data = state?.data ?? current?.data;
+      await save({ ...identity, step: state?.step ?? current?.step ?? 'started', ...(data ? { data } : {}), task: ref, taskStartedAt });
+    }
+    try {
+      return await waitForTask(adapter, ref, {
+        mode,
+        // Polling across reconciles counts from the task's start; a blocking run that resumes a
+        // task gets a full wait of its own.
+        deadline: (mode === 'poll' ? Date.parse(taskStartedAt) : Date.now()) + timeLimitSeconds * 1000,
+        timeLimitSeconds,
+        signal,
+        onProgress: (t, status) => {
+          onTask({ ref: t, status });
+          options.onTaskProgress?.(t, status);
+        },
+      });
+    } catch (error) {
+      if (isBackendError(error) && TASK_OVER.has(error.kind) && current?.task?.id === ref.id) {
+        const { task: _over, taskStartedAt: _at, ...rest } = current;
+        await save(rest);
+      }
+      throw error;
+    }
+  };
+
+  const context: ApplyContext = {
+    signal,
+    ...(resumeFrom ? { resumeFrom } : {}),
+    checkpoint: (state: Checkpoint) => save({ ...identity, ...state }),
+    awaitTask,
+  };
+  return { context, done: () => current && records.setOperation(key, change.id, undefined) };
 }
 
 /** A checkpoint resumes only the very operation it was made for (the same move, not a later one). */
