@@ -4,11 +4,13 @@
 // confirmed — and takes what should be true now (the configuration, the secrets) on every call:
 //
 //   const engine = new Engine({ adapterFactory, records, fingerprintKey });
+//   const secrets = await resolveSecrets(config, resolver, engine.fingerprint);
 //   await engine.connect(config.backends, secrets.credentials);   // rebuilds only what changed
 //   await engine.observeAll(config);                              // once per resync
 //   const plan = await engine.plan({ config, passwords: secrets.passwords, owners });
 //   const report = await engine.apply(plan);                      // folded into the observation
-//   const status = objectStatus(statusInputFor(ref, config, plan, report, engine));
+//   const outcomes = backendOutcomes(ref, servingBackends(config, ref), plan, report.results, (id) => engine.observation(id));
+//   const status = objectStatus({ object: ref, backends: outcomes, now: new Date() });
 import { silentLogger, type Logger } from '../log.ts';
 import { objectKey, type BackendDecl, type Config } from '../model/config.ts';
 import type { PasswordsByUser } from '../plan/desired.ts';
