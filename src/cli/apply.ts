@@ -8,7 +8,7 @@ import type { Session } from '../engine/session.ts';
 import { lockStateDir, defaultStateDir } from '../state/records.ts';
 import { hasChanges, type Plan } from '../plan/index.ts';
 import { toApplyDocument } from '../render/json.ts';
-import { countResults, renderApplySummary, renderPlanText, renderResultLine, type TextStyle } from '../render/text.ts';
+import { backendLabel, countResults, renderApplySummary, renderPlanText, renderResultLine, type TextStyle } from '../render/text.ts';
 import { EXIT_ERROR, EXIT_OK, loadConfig, reportFailure, reportWarnings, styleFor, type CommonOptions } from './common.ts';
 import { logger, openSession } from './session.ts';
 import { outputFormat, planCommand, reportBackendErrors } from './plan.ts';
@@ -91,7 +91,7 @@ async function runApply(session: Session, json: boolean, verbose: boolean): Prom
 
 function writeRequestCounts(report: ApplyReport, style: TextStyle): void {
   for (const [backend, requests] of report.requests) {
-    process.stdout.write(style.dim(`Applied on backend "${backend}" with ${requests} HTTP request${requests === 1 ? '' : 's'}.\n`));
+    process.stdout.write(style.dim(`Applied on backend "${backendLabel({ backendId: backend, backendName: backend.slice(backend.indexOf('/') + 1) })}" with ${requests} HTTP request${requests === 1 ? '' : 's'}.\n`));
   }
 }
 
