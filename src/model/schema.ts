@@ -232,7 +232,7 @@ export const MailBackendSpec = Type.Object(
               minimum: 0,
               maximum: 10,
               default: 3,
-              description: 'Retries of a request that failed with a network error or a 5xx answer.',
+              description: 'Retries of a request that failed transiently (a network error, a 5xx or 429 answer, or what the backend calls transient) and is safe to repeat.',
             }),
           ),
           taskTimeoutSeconds: Type.Optional(
