@@ -1,19 +1,25 @@
 # mailops on Node.js 24 LTS, which runs the TypeScript sources directly (type stripping).
-FROM node:24-bookworm-slim
-
+# Stage 1: production dependencies only (no test tools, no second Node from the `node` package).
+FROM node:24-bookworm-slim AS dependencies
 WORKDIR /app
-ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# Without dev dependencies: no test tools, and no second Node from the `node` package.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# Stage 2: the runtime, as the unprivileged `node` user (uid 1000).
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=dependencies /app/node_modules ./node_modules
+COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 COPY crds ./crds
 COPY examples ./examples
-
-# Records and the fingerprint key; mount a volume here to keep them across runs.
+# File mode keeps records and the fingerprint key here; mount a volume to keep them across runs.
+# The controller keeps them in the cluster instead and needs no writable path.
 ENV MAILOPS_STATE_DIR=/var/lib/mailops
 RUN mkdir -p /var/lib/mailops && chown node:node /var/lib/mailops
-USER node
+USER 1000:1000
+EXPOSE 8080 8081
 ENTRYPOINT ["node", "/app/bin/mailops.js"]
 CMD ["--help"]

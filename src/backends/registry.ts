@@ -5,10 +5,16 @@ import type { BackendDecl } from '../model/config.ts';
 import type { BackendType } from '../model/schema.ts';
 import { JamesAdapter } from './james/adapter.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
+import type { Exchange } from './http/client.ts';
 
 export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james'];
 
-export function createAdapter(backend: BackendDecl, credentials: BackendCredentials, log: Logger): BackendAdapter {
+/** What a long-lived front door wants to know of every backend request (metrics). */
+export interface AdapterHooks {
+  onExchange?: (exchange: Exchange) => void;
+}
+
+export function createAdapter(backend: BackendDecl, credentials: BackendCredentials, log: Logger, hooks: AdapterHooks = {}): BackendAdapter {
   const http = {
     backend: backend.name,
     baseUrl: backend.url,
@@ -18,6 +24,7 @@ export function createAdapter(backend: BackendDecl, credentials: BackendCredenti
     retries: backend.limits.retries,
     insecureSkipTLSVerify: backend.insecureSkipTLSVerify,
     log,
+    ...(hooks.onExchange ? { onExchange: hooks.onExchange } : {}),
   };
   switch (backend.type) {
     case 'james':

@@ -72,6 +72,19 @@ program
   .action(async (options) => run((await import('./demo.ts')).demoCommand(options)));
 
 program
+  .command('controller')
+  .description('run the Kubernetes controller: watch the mailops resources and reconcile them (KUBECONFIG or in-cluster)')
+  .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+  .option('--namespace <ns>', 'watch this namespace only (default: all namespaces)')
+  .option('--metrics-bind-address <addr>', 'where /metrics listens: HOST:PORT, :PORT, or 0 for off', '127.0.0.1:8080')
+  .option('--health-probe-bind-address <addr>', 'where /healthz and /readyz listen: HOST:PORT, :PORT, or 0 for off', '127.0.0.1:8081')
+  .option('--resync-interval <duration>', 'how often every backend is observed for drift', '10m')
+  .option('--leader-elect', 'take a Lease before reconciling, so that only one replica works at a time')
+  .option('--leader-election-namespace <ns>', 'where the Lease and the fingerprint-key Secret live (default: the pod’s namespace, else --namespace, else default)')
+  .option('-v, --verbose', 'debug logs')
+  .action(async (options) => run((await import('./controller.ts')).controllerCommand(options)));
+
+program
   .command('generate')
   .description('for maintainers: write crds/ and docs/*.schema.json from the schemas in src/model')
   .action(async () => run((await import('./generate.ts')).generateCommand({})));

@@ -141,7 +141,11 @@ function operationContext(
     records.setOperation(key, change.id, record);
     await records.flush();
   };
-  const identity = { action: change.action, ...(change.resource === 'user' && change.renameFrom ? { renameFrom: change.renameFrom } : {}) };
+  const identity = {
+    action: change.action,
+    owner: objectKey(change.owner),
+    ...(change.resource === 'user' && change.renameFrom ? { renameFrom: change.renameFrom } : {}),
+  };
   const mode = options.taskMode ?? 'block';
   const timeLimitSeconds = backend.limits.taskTimeoutSeconds;
 

@@ -44,9 +44,13 @@ export type SyncedReason =
 /** What the object's status says about one backend. */
 export interface BackendObjectStatus {
   name: string;
+  /** The Ready reason on this backend (Available, Creating, TaskRunning, BackendUnavailable …). */
+  state: ReadyReason;
   synced: boolean;
   message?: string;
   task?: { id: string; state: string; progress?: number };
+  /** Declared fields this backend cannot represent. */
+  notApplicable?: string[];
 }
 
 export interface ObjectStatus {
@@ -73,6 +77,8 @@ export interface StatusInput {
   object: ObjectRef;
   /** Configuration errors of this object (it is not reconciled). */
   invalid?: readonly string[];
+  /** It names objects that are not there (yet): it waits for them (a cluster reports this instead of failing). */
+  waitingFor?: readonly string[];
   /** Its secret (a MailUser's password, a MailBackend's credentials) could not be read. */
   secretFailure?: string;
   backends: readonly BackendOutcome[];
@@ -109,6 +115,8 @@ export function objectStatus(input: StatusInput): ObjectStatus {
   let verdict: Verdict;
   if (input.invalid?.length) {
     verdict = { ready: { status: 'False', reason: 'InvalidSpec' }, synced: { status: 'False', reason: 'InvalidSpec' }, message: input.invalid.join('; ') };
+  } else if (input.waitingFor?.length) {
+    verdict = { ready: { status: 'False', reason: 'DependencyNotReady' }, synced: { status: 'False', reason: 'DependencyNotReady' }, message: input.waitingFor.join('; ') };
   } else if (input.secretFailure) {
     verdict = { ready: { status: 'False', reason: 'SecretNotFound' }, synced: { status: 'False', reason: 'SecretNotFound' }, message: input.secretFailure };
   } else if (backends.length === 0) {
@@ -145,11 +153,14 @@ export function objectStatus(input: StatusInput): ObjectStatus {
 function backendVerdict(outcome: BackendOutcome): { verdict: Verdict; status: BackendObjectStatus } {
   const verdict = judge(outcome);
   const running = outcome.results.find((r) => r.outcome === 'pending' && r.task)?.task;
+  const notApplicable = outcome.notApplicable.filter((na) => !na.wholeObject).map((na) => na.field);
   const status: BackendObjectStatus = {
     name: outcome.name,
+    state: verdict.ready.reason,
     synced: verdict.synced.status === 'True' && verdict.ready.reason !== 'TaskRunning',
     message: verdict.message,
     ...(running ? { task: taskView(running.ref.id, running.status) } : {}),
+    ...(notApplicable.length > 0 ? { notApplicable } : {}),
   };
   return { verdict, status };
 }

@@ -76,6 +76,8 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
 
   const report = (item: Located<unknown>, path: FieldPath, message: string, key = false) =>
     errors.push({ position: item.at(path, key), object: describeObject(item.ref), field: formatFieldPath(path), message });
+  const reportMissing = (item: Located<unknown>, path: FieldPath, message: string) =>
+    errors.push({ position: item.at(path), object: describeObject(item.ref), field: formatFieldPath(path), message, missingReference: true });
 
   const ofKind = <T extends MailObject>(kind: T['kind']) =>
     [...byKey.values()].filter((o): o is Located<T> => o.value.kind === kind).sort((a, b) => objectKey(a.ref).localeCompare(objectKey(b.ref)));
@@ -125,7 +127,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     (refs ?? []).forEach((r, i) => {
       const id = `${item.ref.namespace}/${r.name}`;
       if (!backends.has(id)) {
-        report(item, [...path, i, 'name'], `refers to MailBackend "${r.name}", which is not declared in namespace "${item.ref.namespace}"`);
+        reportMissing(item, [...path, i, 'name'], `refers to MailBackend "${r.name}", which is not declared in namespace "${item.ref.namespace}"`);
       } else if (ids.includes(id)) {
         report(item, [...path, i, 'name'], `lists MailBackend "${r.name}" twice`);
       } else {
@@ -158,7 +160,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       }
       const policy = policies.get(`${item.ref.namespace}/${spec.policyRef.name}`);
       if (!policy) {
-        report(item, [...path, 'policyRef', 'name'], `refers to QuotaPolicy "${spec.policyRef.name}", which is not declared in namespace "${item.ref.namespace}"`);
+        reportMissing(item, [...path, 'policyRef', 'name'], `refers to QuotaPolicy "${spec.policyRef.name}", which is not declared in namespace "${item.ref.namespace}"`);
         return null;
       }
       return policy;
@@ -225,7 +227,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
     if (owner) {
       report(item, path, `${role} is in ${domain}, an alias domain of ${owner.domain}; use an address in ${owner.domain}`);
     } else {
-      report(item, path, `${role} is in domain ${domain}, which no MailDomain declares`);
+      reportMissing(item, path, `${role} is in domain ${domain}, which no MailDomain declares`);
     }
     return undefined;
   };
@@ -279,7 +281,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       if (extra === address) return report(item, path, 'is the user’s own address');
       const extraDomain = domainOf(extra);
       const servedBy = domains.get(extraDomain) ?? aliasDomainOwner.get(extraDomain);
-      if (!servedBy) return report(item, path, `${extra} is in domain ${extraDomain}, which no MailDomain declares (an extra address must be in a managed domain)`);
+      if (!servedBy) return reportMissing(item, path, `${extra} is in domain ${extraDomain}, which no MailDomain declares (an extra address must be in a managed domain)`);
       if (claim(item, extra, path, 'an extra address')) extraAddresses!.push(extra);
     });
     let forwarding: UserDecl['forwarding'] = null;

@@ -109,6 +109,19 @@ export interface GlobalQuotaDecl {
   limits: QuotaLimits;
 }
 
+/**
+ * An object on its way out of a cluster whose deletionPolicy is Delete: what it declared, so that
+ * the plan deletes it from its backends (files have none: a file that no longer declares an
+ * object leaves it alone unless its domain prunes).
+ */
+export interface DeletionDecl {
+  ref: ObjectRef;
+  resource: 'domain' | 'user' | 'group';
+  /** The domain name or the address. */
+  key: string;
+  backendIds: string[];
+}
+
 export interface Config {
   backends: BackendDecl[];
   domains: DomainDecl[];
@@ -118,6 +131,8 @@ export interface Config {
   globalQuota: GlobalQuotaDecl | null;
   /** Every QuotaPolicy (their limits reach users through references and the global default). */
   quotaPolicies: ObjectRef[];
+  /** Objects to delete from their backends (the controller's finalizers); absent in file mode. */
+  deletions?: DeletionDecl[];
   /** Documents of other API groups that were read and left alone. */
   skippedDocuments: number;
   /** What is valid but probably not meant (an alias member that nothing declares): shown, never blocking. */

@@ -14,6 +14,8 @@ export interface ConfigError {
   /** Dotted field path, e.g. `spec.forwarding.to[1]`. */
   field?: string;
   message: string;
+  /** The object names another that is not declared (yet): a cluster waits for it instead of calling the object invalid. */
+  missingReference?: boolean;
 }
 
 /** Line 0 stands for the whole file (or directory): only its path is shown. */

@@ -31,6 +31,7 @@ const synced: PrinterColumn = {
   type: 'string',
   jsonPath: '.status.conditions[?(@.type=="Synced")].status',
 };
+const servedBy: PrinterColumn = { name: 'Backends', type: 'string', jsonPath: '.status.backends[*].name' };
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 export const KINDS: readonly KindInfo[] = [
@@ -45,6 +46,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Type', type: 'string', jsonPath: '.spec.type' },
       { name: 'URL', type: 'string', jsonPath: '.spec.url' },
       ready,
+      synced,
       age,
     ],
   },
@@ -60,6 +62,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Prune', type: 'boolean', jsonPath: '.spec.prune.enabled', priority: 1 },
       ready,
       synced,
+      servedBy,
       age,
     ],
   },
@@ -75,6 +78,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Disabled', type: 'boolean', jsonPath: '.spec.disabled', priority: 1 },
       ready,
       synced,
+      servedBy,
       age,
     ],
   },
@@ -90,6 +94,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Members', type: 'string', jsonPath: '.spec.members', priority: 1 },
       ready,
       synced,
+      servedBy,
       age,
     ],
   },
@@ -104,6 +109,9 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Storage', type: 'string', jsonPath: '.spec.storage' },
       { name: 'Messages', type: 'string', jsonPath: '.spec.messages' },
       { name: 'Global', type: 'boolean', jsonPath: '.spec.globalDefault' },
+      ready,
+      synced,
+      servedBy,
       age,
     ],
   },

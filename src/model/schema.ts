@@ -145,17 +145,46 @@ export const Condition = Type.Object({
 });
 export type Condition = Static<typeof Condition>;
 
-export const BackendStatus = Type.Object({
-  name: Type.String({ description: 'The MailBackend.' }),
-  synced: Type.Boolean({ description: 'The last reconcile applied every change on this backend.' }),
-  message: Type.Optional(Type.String({ maxLength: 32768 })),
-  task: Type.Optional(
+const TaskStatusView = Type.Object({
+  id: Type.String(),
+  state: Type.String(),
+  progress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+});
+
+/**
+ * What mailops keeps about the object on one backend, because the backend cannot tell it: the
+ * address and password fingerprint it applied (a keyed hash, never the password), and an
+ * operation under way (an address change waiting for a task). See the README, "In a cluster".
+ */
+const AppliedOnBackend = Type.Object({
+  url: Type.String({ description: 'The backend URL these records are about (another URL starts afresh).' }),
+  address: Type.Optional(Type.String()),
+  passwordFingerprint: Type.Optional(Type.String({ description: 'HMAC of the password with the controller’s key; not the password.' })),
+  keyId: Type.Optional(Type.String({ description: 'Which fingerprint key made it.' })),
+  operation: Type.Optional(
     Type.Object({
-      id: Type.String(),
-      state: Type.String(),
-      progress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+      changeId: Type.String(),
+      action: Type.String(),
+      step: Type.String(),
+      renameFrom: Type.Optional(Type.String()),
+      taskStartedAt: Type.Optional(Type.String({ format: 'date-time' })),
+      task: Type.Optional(
+        Type.Object({ id: Type.String(), description: Type.String(), cursor: Type.Optional(Type.String()) }),
+      ),
+      data: Type.Optional(Type.String({ description: 'The operation’s own notes, as JSON.' })),
     }),
   ),
+});
+
+export const BackendStatus = Type.Object({
+  name: Type.String({ description: 'The MailBackend.' }),
+  state: Type.Optional(Type.String({ description: 'Available, Creating, Updating, Deleting, TaskRunning, BackendUnavailable, … (the Ready reason there).' })),
+  synced: Type.Boolean({ description: 'The last reconcile applied every change on this backend.' }),
+  message: Type.Optional(Type.String({ maxLength: 32768 })),
+  lastChangeTime: Type.Optional(Type.String({ format: 'date-time', description: 'When mailops last changed the object on this backend.' })),
+  task: Type.Optional(TaskStatusView),
+  notApplicable: Type.Optional(Type.Array(Type.String(), { description: 'Declared fields this backend cannot represent.', maxItems: 100 })),
+  applied: Type.Optional(AppliedOnBackend),
 });
 
 export const CommonStatus = Type.Object({
@@ -261,6 +290,17 @@ export const MailBackendSpec = Type.Object(
   },
 );
 
+/** What deleting the object in a cluster does on its backends (Crossplane's deletionPolicy). */
+const DeletionPolicy = (what: string) =>
+  Type.Optional(
+    Type.Enum(['Delete', 'Orphan'], {
+      default: 'Delete',
+      description:
+        `In a cluster, what deleting this object does: Delete removes ${what} from its backends; Orphan leaves it there, ` +
+        'no longer managed. Files ignore it (an object a file stops declaring is left alone unless its domain prunes).',
+    }),
+  );
+
 export const MailDomainSpec = Type.Object(
   {
     domain: DomainName('The mail domain, e.g. example.com.'),
@@ -294,6 +334,7 @@ export const MailDomainSpec = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    deletionPolicy: DeletionPolicy('the domain (refused while it still holds users or aliases)'),
   },
   { additionalProperties: false },
 );
@@ -324,6 +365,7 @@ export const MailUserSpec = Type.Object(
     backendRefs: Type.Optional(
       BackendRefs('Serve this user on only some of its domain’s backends (default: all of them).'),
     ),
+    deletionPolicy: DeletionPolicy('the user and its mailbox'),
   },
   { additionalProperties: false },
 );
@@ -335,6 +377,7 @@ export const AliasSpec = Type.Object(
     backendRefs: Type.Optional(
       BackendRefs('Serve this alias on only some of its domain’s backends (default: all of them).'),
     ),
+    deletionPolicy: DeletionPolicy('the alias'),
   },
   { additionalProperties: false },
 );

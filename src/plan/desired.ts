@@ -30,6 +30,7 @@ export function desiredStateFor(
     users: new Map(),
     groups: new Map(),
     globalQuota: null,
+    deletions: [],
     notApplicable: [],
   };
   const notApplicable = (resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string, value: unknown, wholeObject = false) =>
@@ -152,6 +153,13 @@ export function desiredStateFor(
       continue;
     }
     desired.groups.set(alias.address, { address: alias.address, members: alias.members, owner: alias.ref, domain: alias.domain });
+  }
+
+  for (const deletion of config.deletions ?? []) {
+    if (!deletion.backendIds.includes(backendId)) continue;
+    // What the backend cannot hold was never put there.
+    if ((deletion.resource === 'domain' && !capabilities.domains) || (deletion.resource === 'group' && !capabilities.groups)) continue;
+    desired.deletions.push(deletion);
   }
   return desired;
 }

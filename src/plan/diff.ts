@@ -5,7 +5,7 @@
 // created or changed, and of a declared object only the fields it sets (state.ts); only a
 // MailDomain with prune enabled lets undeclared users and aliases of that domain be deleted —
 // never anything in a domain the configuration does not declare.
-import { NO_QUOTA, describeObject, objectKey, type QuotaLimits } from '../model/config.ts';
+import { NO_QUOTA, describeObject, objectKey, type DeletionDecl, type QuotaLimits } from '../model/config.ts';
 import { formatMessages, formatStorage } from '../model/quantity.ts';
 import type { Capabilities } from './capabilities.ts';
 import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, Refusal, UserChange } from './plan.ts';
@@ -159,7 +159,51 @@ export function diffBackend(input: DiffInput): DiffResult {
     }
   }
 
+  planDeletions(desired, observed, changes, refusals);
   return { changes: orderChanges(changes), refusals, unmanaged };
+}
+
+/**
+ * Objects being deleted from a cluster leave their backends too. A domain goes only once nothing
+ * is left in it: deleting a MailDomain never cascades to users nobody asked to delete.
+ */
+function planDeletions(desired: DesiredBackendState, observed: BackendState, changes: Change[], refusals: Refusal[]): void {
+  const planned = new Set(changes.filter((c) => c.action === 'delete').map((c) => c.id));
+  const reason = (owner: DeletionDecl['ref']) => `${describeObject(owner)} is being deleted (deletionPolicy: Delete)`;
+  for (const deletion of desired.deletions) {
+    const { ref: owner, key } = deletion;
+    if (deletion.resource === 'user') {
+      const have = observed.users.get(key);
+      if (!have || desired.users.has(key) || planned.has(`user:${key}`)) continue;
+      changes.push(change<UserChange>({ resource: 'user', action: 'delete', key, owner, before: have, after: null, fields: [], reason: reason(owner) }));
+      planned.add(`user:${key}`);
+    } else if (deletion.resource === 'group') {
+      const have = observed.groups.get(key);
+      if (!have || desired.groups.has(key) || planned.has(`group:${key}`)) continue;
+      changes.push(change<GroupChange>({ resource: 'group', action: 'delete', key, owner, before: have, after: null, fields: setField('members', have.members, []), reason: reason(owner) }));
+      planned.add(`group:${key}`);
+    }
+  }
+  for (const deletion of desired.deletions) {
+    if (deletion.resource !== 'domain') continue;
+    const { ref: owner, key: domain } = deletion;
+    if (!observed.domains.has(domain) || desired.domains.has(domain)) continue;
+    const inDomain = (address: string) => address.endsWith(`@${domain}`);
+    const remaining = [
+      ...[...observed.users.keys()].filter((a) => inDomain(a) && !planned.has(`user:${a}`)),
+      ...[...observed.groups.keys()].filter((a) => inDomain(a) && !planned.has(`group:${a}`)),
+    ];
+    if (remaining.length > 0) {
+      const shown = remaining.slice(0, 3).join(', ') + (remaining.length > 3 ? ` and ${remaining.length - 3} more` : '');
+      refusals.push({
+        owner,
+        message: `${describeObject(owner)}: domain ${domain} still holds ${remaining.length} user${remaining.length === 1 ? '' : 's'} or alias${remaining.length === 1 ? '' : 'es'} on this backend (${shown}); ` +
+          'delete them first, or set deletionPolicy: Orphan to leave the domain on its backends',
+      });
+      continue;
+    }
+    changes.push(domainDelete(domain, owner, observed.domains.get(domain)!, reason(owner)));
+  }
 }
 
 /** One change; the id is derived from resource and key, so it is the same in every plan. */
@@ -170,6 +214,10 @@ function change<C extends Change>(fields: Omit<C, 'id' | 'dependsOn'> & { depend
 function orderChanges(changes: Change[]): Change[] {
   const phase = (c: Change) => PHASE[`${c.resource}:${c.action}`] ?? 9;
   return changes.sort((a, b) => phase(a) - phase(b) || a.key.localeCompare(b.key));
+}
+
+function domainDelete(name: string, owner: DeletionDecl['ref'], have: DomainState, reason: string): DomainChange {
+  return change<DomainChange>({ resource: 'domain', action: 'delete', key: name, owner, before: have, after: null, fields: [], reason });
 }
 
 function domainChange(action: 'create' | 'update', want: DesiredDomain, have: DomainState | null, fields: FieldChange[]): DomainChange {

@@ -122,3 +122,20 @@ export function hasChanges(plan: Plan): boolean {
 export function resourceLabel(resource: ResourceKind): string {
   return resource === 'globalQuota' ? 'global quota' : resource === 'group' ? 'alias' : resource;
 }
+
+/** One line for an event or a log: what was done, to what, and which fields (names only, never values). */
+export function describeChange(change: Change): string {
+  const what = `${resourceLabel(change.resource)} ${change.key}`;
+  const fields = change.fields.map((f) => f.field).filter((f) => f !== 'address');
+  const list = fields.length > 0 ? ` (${fields.join(', ')})` : '';
+  switch (change.action) {
+    case 'create':
+      return `created ${what}`;
+    case 'delete':
+      return `deleted ${what}`;
+    case 'replace':
+      return `moved ${resourceLabel(change.resource)} ${change.resource === 'user' ? change.renameFrom : ''} to ${change.key}${list}`;
+    case 'update':
+      return `updated ${what}${list}`;
+  }
+}

@@ -1,7 +1,7 @@
 // The one shape in which desired and observed state meet. Every backend adapter reports what it
 // sees in this shape; the desired state is compiled into it; the diff compares the two field by
 // field. Lists are sorted and addresses normalised so that equal means equal.
-import type { ObjectRef, QuotaLimits } from '../model/config.ts';
+import type { DeletionDecl, ObjectRef, QuotaLimits } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
 
 export interface DomainState {
@@ -100,6 +100,8 @@ export interface DesiredBackendState {
   groups: Map<string, DesiredGroup>;
   /** null: the configuration does not manage the global level on this backend. */
   globalQuota: { owner: ObjectRef; limits: QuotaLimits } | null;
+  /** Objects being deleted (in a cluster) that this backend holds or may hold. */
+  deletions: DeletionDecl[];
   notApplicable: NotApplicable[];
 }
 

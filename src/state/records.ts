@@ -15,6 +15,8 @@ import type { AppliedRecord } from '../plan/state.ts';
 /** A checkpoint as stored, with what identifies the change it belongs to. */
 export interface OperationRecord extends Checkpoint {
   action: Action;
+  /** The objectKey of the manifest object the change serves (the controller keeps it in that object's status). */
+  owner?: string;
   /** For an address change: the old address. A checkpoint resumes only the same move. */
   renameFrom?: string;
   /** When the operation's current task was started (ISO 8601). */

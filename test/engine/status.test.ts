@@ -20,7 +20,7 @@ describe('the status of an object', () => {
     expect(conditions(status)).toEqual([['Ready', 'True', 'Available'], ['Synced', 'True', 'ReconcileSuccess']]);
     expect(status.observedGeneration).toBe(3);
     expect(status.conditions.every((c) => c.observedGeneration === 3 && c.lastTransitionTime === now.toISOString())).toBe(true);
-    expect(status.backends).toEqual([{ name: 'james', synced: true, message: 'up to date.' }]);
+    expect(status.backends).toEqual([{ name: 'james', state: 'Available', synced: true, message: 'up to date.' }]);
   });
 
   it('says which change failed and why', () => {

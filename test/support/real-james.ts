@@ -5,17 +5,16 @@
 // tmpdir with its own configuration, WebAdmin port and RSA key pair (JWT on by default). WebAdmin listens on
 // 127.0.0.1 only; no SMTP/IMAP/POP3/LMTP server is configured, so none starts.
 //
-// The server never outlives the test run: `stop()` sends SIGTERM and then SIGKILL, a `process.on('exit')` hook
-// kills it if the run ends without `stop()`, and a tiny shell watchdog kills it if this Node process dies abruptly.
+// The server never outlives the test run (processes.ts).
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
+import { freePort, startServerProcess, tail } from './processes.ts';
 
 export const JAMES_VERSION = '3.8.1';
 const JAMES_MAIN = 'org.apache.james.MemoryJamesServerMain';
@@ -150,19 +149,6 @@ export async function ensureJamesClasspath(): Promise<string> {
 // ---------------------------------------------------------------------------------------------------------------
 // Working directory and configuration.
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('real James: no free port'))));
-    });
-  });
-}
-
 function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -222,61 +208,8 @@ async function makeJwt(workDir: string): Promise<string> {
   return new SignJWT({ admin: true }).setProtectedHeader({ alg: 'RS256', typ: 'JWT' }).setSubject('admin@mailops.test').sign(privateKey);
 }
 
-function tail(file: string, lines: number): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return `(no log at ${file})`;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
-// Process lifecycle.
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of running) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-/** Kills James (and removes its working dir) if this Node process dies without running its exit hooks. */
-function spawnWatchdog(javaPid: number, workDir: string): ChildProcess {
-  const script =
-    'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 2; done; ' +
-    'kill -KILL "$2" 2>/dev/null; rm -rf -- "$3"';
-  const dog = spawn('/bin/sh', ['-c', script, 'mailops-james-watchdog', String(process.pid), String(javaPid), workDir], {
-    stdio: 'ignore',
-  });
-  dog.on('error', () => {}); // best effort
-  dog.unref();
-  return dog;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
+// Process lifecycle: see processes.ts.
 
 export async function startRealJames(opts: StartRealJamesOptions = {}): Promise<RealJames> {
   const jwt = opts.jwt ?? true;
@@ -296,8 +229,7 @@ export async function startRealJames(opts: StartRealJamesOptions = {}): Promise<
   const url = `http://127.0.0.1:${port}`;
 
   const java = process.env.MAILOPS_JAVA !== undefined && process.env.MAILOPS_JAVA !== '' ? process.env.MAILOPS_JAVA : 'java';
-  const logFd = openSync(logFile, 'a');
-  const child = spawn(
+  const server = startServerProcess(
     java,
     [
       '-Xmx512m',
@@ -307,44 +239,15 @@ export async function startRealJames(opts: StartRealJamesOptions = {}): Promise<
       join(lib, '*'),
       JAMES_MAIN,
     ],
-    { cwd: workDir, stdio: ['ignore', logFd, logFd] },
+    { cwd: workDir, logFile, workDir, graceMs: STOP_GRACE_MS },
   );
-  closeSync(logFd);
-  installExitHook();
-  running.add(child);
-
-  let exited: string | undefined;
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-  });
-  child.once('exit', (code, signal) => {
-    exited = signal ?? `exit code ${code}`;
-    running.delete(child);
-  });
-  const dog = child.pid !== undefined ? spawnWatchdog(child.pid, workDir) : undefined;
-
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      if (exited === undefined && spawnError === undefined) {
-        child.kill('SIGTERM');
-        if (!(await waitExit(child, STOP_GRACE_MS))) {
-          child.kill('SIGKILL');
-          await waitExit(child, STOP_GRACE_MS);
-        }
-      }
-      running.delete(child);
-      dog?.kill('SIGKILL');
-      rmSync(workDir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
+  const stop = server.stop;
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (spawnError !== undefined || exited !== undefined) {
-      const why = spawnError !== undefined ? `could not run ${java}: ${spawnError.message}` : `exited early (${exited})`;
+    const exited = server.ended();
+    if (exited !== undefined) {
+      const why = exited.startsWith('could not run') ? exited : `exited early (${exited})`;
       const log = tail(logFile, 60);
       await stop();
       throw new Error(`real James ${why}; James log (last 60 lines):\n${log}`);

@@ -34,6 +34,27 @@ export interface ConnectionOptions {
   retryMinDelayMs?: number;
   /** The longest pause between attempts, Retry-After included. Default 5 s. */
   retryMaxDelayMs?: number;
+  /** Told of every request sent (metrics): its operation, answer and duration. */
+  onExchange?: (exchange: Exchange) => void;
+}
+
+/** One request as metrics see it: the route with addresses and ids taken out, never a body. */
+export interface Exchange {
+  backend: string;
+  operation: string;
+  /** The HTTP status, or `network` when no answer came. */
+  code: string;
+  seconds: number;
+}
+
+/** `PUT /domains/example.com/users/a@example.com` → `PUT /domains/:name/users/:name`. */
+export function operationOf(method: string, path: string): string {
+  const route = path
+    .split('?')[0]!
+    .split('/')
+    .map((segment) => (/[@.:%]|^\d+$|^[0-9a-f-]{16,}$/i.test(segment) ? ':name' : segment))
+    .join('/');
+  return `${method} ${route}`;
 }
 
 export interface HttpClientOptions<V> extends ConnectionOptions {
@@ -184,6 +205,10 @@ export class HttpClient<V> {
     }
   }
 
+  #told(request: HttpRequest, code: string, started: number): void {
+    this.#options.onExchange?.({ backend: this.backend, operation: operationOf(request.method, request.path), code, seconds: (performance.now() - started) / 1000 });
+  }
+
   async #send(request: HttpRequest, credentials: RequestCredentials | null, signal: AbortSignal): Promise<HttpResponse> {
     const body = request.body ? encodeBody(request.body) : undefined;
     const headers = { accept: 'application/json', ...credentials?.headers, ...body?.headers, ...request.headers };
@@ -203,9 +228,11 @@ export class HttpClient<V> {
         { backend: this.backend, method: request.method, path: request.path, status: response.status, ms: Math.round(performance.now() - started) },
         'request',
       );
+      this.#told(request, String(response.status), started);
       return response;
     } catch (error) {
       if (!(error instanceof NetworkFailure)) throw error;
+      this.#told(request, 'network', started);
       const unavailable = new BackendError('Unavailable', `cannot reach ${this.baseUrl}: ${describeNetworkFailure(error)}`, { cause: error.cause });
       // A request that never reached the server may be sent again whatever it does.
       throw new TransientFailure(unavailable, isIdempotent(request) || !error.sent);
