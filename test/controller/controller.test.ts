@@ -2,7 +2,7 @@
 // emulator, as a user runs it: CRDs and manifests/ applied with kubectl, the controller as a
 // process under the ServiceAccount token that manifests/ grants, objects applied with kubectl.
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
 import { ROOT } from '../support/cli.ts';
 import { eventually, startTestCluster, type ControllerProcess, type TestCluster } from '../support/kube-cluster.ts';
@@ -14,6 +14,7 @@ interface Resource {
   status?: { observedGeneration?: number; conditions?: Condition[]; backends?: Array<{ name: string; state?: string; synced: boolean; task?: { id: string; progress?: number }; applied?: Record<string, unknown> }> };
 }
 
+const realJames = inject('realJames');
 let cluster: TestCluster;
 let james: JamesEmulator;
 let controller: ControllerProcess;
@@ -60,7 +61,7 @@ beforeAll(async () => {
   cluster = await startTestCluster();
   james = await startJamesEmulator({ taskDurationMs: 6_000 });
   port.value = Number(new URL(james.url).port);
-  controller = await cluster.startController(['--resync-interval', '4s']);
+  controller = await cluster.startController(['--resync-interval', '4s', '--leader-elect']);
   await controller.leading();
 }, 180_000);
 
@@ -199,4 +200,98 @@ spec: {domain: nowhere.example, backendRefs: [{name: james}]}`);
       await back.close();
     }
   });
+
+  it('shows an address change’s backend task while it runs, and finishes it after a controller restart without starting it again', async () => {
+    await namespaceWith('move', 'move.example', user('mia', 'mia@move.example'));
+    await cluster.kubectl(['create', 'secret', 'generic', 'mia', '-n', 'move', '--from-literal=password=mia-pw']);
+    await ready('mailuser', 'move', 'mia');
+    james.deliverMessage('mia@move.example', 'INBOX', 2048);
+
+    await cluster.kubectl(['patch', 'mailuser', 'mia', '-n', 'move', '--type=merge', '-p', '{"spec":{"address":"mia.new@move.example"}}']);
+    const running = await eventually('the task in the status', async () => {
+      const r = await get('mailuser', 'move', 'mia');
+      return condition(r, 'Ready')?.reason === 'TaskRunning' && r?.status?.backends?.[0]?.task ? r : undefined;
+    });
+    expect(condition(running, 'Ready')?.status).toBe('False');
+    expect(running.status?.backends?.[0]?.applied?.operation).toMatchObject({ action: 'replace', renameFrom: 'mia@move.example' });
+
+    // The controller dies in the middle of the task; another one (after the lease expires) resumes waiting for it.
+    await controller.kill();
+    controller = await cluster.startController(['--resync-interval', '4s', '--leader-elect']);
+    await controller.leading(60_000);
+    const done = await ready('mailuser', 'move', 'mia');
+    expect(done.status?.backends?.[0]?.applied).toMatchObject({ address: 'mia.new@move.example' });
+    expect(done.status?.backends?.[0]?.applied?.operation).toBeUndefined();
+    expect(james.state.users).toContain('mia.new@move.example');
+    expect(james.state.users).not.toContain('mia@move.example');
+    expect(james.state.tasks.filter((t) => t.oldUser === 'mia@move.example')).toHaveLength(1);
+    expect(james.state.mailboxes['mia.new@move.example']?.[0]?.messageCount).toBe(1);
+  }, 120_000);
+
+  it('lets one of two controllers lead, and the other take over when the leader stops', async () => {
+    const standby = await cluster.startController(['--resync-interval', '4s', '--leader-elect']);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await standby.metric('mailops_leader')).toBe(0);
+      expect(await controller.metric('mailops_leader')).toBe(1);
+      const lease = await cluster.getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'mailops-controller', '-n', 'mailops-system']);
+      expect(controller.log()).toContain(lease.spec.holderIdentity!);
+
+      // SIGTERM: the leader finishes, hands the lease back, and exits 0; the standby leads well before the lease would expire.
+      const stoppedAt = Date.now();
+      expect(await controller.stop()).toBe(0);
+      await standby.leading(10_000);
+      expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+      controller = standby;
+      await cluster.kubectl(['patch', 'mailuser', 'fine', '-n', 'inv', '--type=merge', '-p', '{"spec":{"extraAddresses":["f@inv.example"]}}']);
+      await eventually('the new leader at work', async () => (james.state.mappings['f@inv.example'] ? true : undefined));
+    } catch (error) {
+      await standby.kill();
+      throw error;
+    }
+  }, 60_000);
+});
+
+describe.skipIf(realJames === null)('mailops controller with the real Apache James', () => {
+  const verify = async (address: string, password: string) =>
+    (await fetch(`${realJames!.url}/users/${address}/verify`, { method: 'POST', headers: { authorization: `Bearer ${realJames!.token}` }, body: JSON.stringify({ password }) })).status;
+  const users = async () => ((await (await fetch(`${realJames!.url}/users`, { headers: { authorization: `Bearer ${realJames!.token}` } })).json()) as Array<{ username: string }>).map((u) => u.username);
+
+  it('creates, updates the password of, and deletes users on the real server', async () => {
+    await cluster.kubectl(['create', 'namespace', 'real']);
+    await cluster.kubectl(['create', 'secret', 'generic', 'james-admin', '-n', 'real', `--from-literal=token=${realJames!.token}`]);
+    for (const name of ['rita', 'rolf']) await cluster.kubectl(['create', 'secret', 'generic', name, '-n', 'real', `--from-literal=password=${name}-first`]);
+    await cluster.kubectl(['apply', '-n', 'real', '-f', '-'], `
+apiVersion: mailops.dev/v1alpha1
+kind: MailBackend
+metadata: {name: james}
+spec:
+  type: james
+  url: '${realJames!.url}'
+  credentials: {tokenSecretRef: {name: james-admin, key: token}}
+---
+apiVersion: mailops.dev/v1alpha1
+kind: MailDomain
+metadata: {name: ctl-real}
+spec: {domain: ctl-real.test, backendRefs: [{name: james}]}
+${user('rita', 'rita@ctl-real.test', '  extraAddresses: [r@ctl-real.test]')}
+${user('rolf', 'rolf@ctl-real.test')}
+---
+apiVersion: mailops.dev/v1alpha1
+kind: Alias
+metadata: {name: team}
+spec: {address: team@ctl-real.test, members: [rita@ctl-real.test, rolf@ctl-real.test]}`);
+    await cluster.kubectl(['wait', '-n', 'real', '--for=condition=Ready', '--timeout=60s', 'mailuser,alias,maildomain', '--all']);
+    expect(await users()).toEqual(expect.arrayContaining(['rita@ctl-real.test', 'rolf@ctl-real.test']));
+    expect(await verify('rita@ctl-real.test', 'rita-first')).toBe(204);
+
+    const rotated = await cluster.kubectl(['create', 'secret', 'generic', 'rita', '-n', 'real', '--from-literal=password=rita-second', '--dry-run=client', '-o', 'json']);
+    await cluster.kubectl(['apply', '-n', 'real', '-f', '-'], rotated);
+    await eventually('the rotated password on the real James', async () => ((await verify('rita@ctl-real.test', 'rita-second')) === 204 ? true : undefined));
+    expect(await verify('rolf@ctl-real.test', 'rolf-first')).toBe(204);
+
+    await cluster.kubectl(['delete', 'mailuser', 'rolf', '-n', 'real', '--timeout=60s']);
+    expect(await users()).not.toContain('rolf@ctl-real.test');
+    expect(await users()).toContain('rita@ctl-real.test');
+  }, 120_000);
 });
