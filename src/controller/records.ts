@@ -35,6 +35,8 @@ interface Entry {
 export class ClusterRecordStore implements RecordStore {
   /** objectKey → backendKey → entry. */
   readonly #byObject = new Map<string, Map<string, Entry>>();
+  /** backendKey → changeId → owner objectKey: finds an operation without walking every object. */
+  readonly #operationOwners = new Map<string, Map<string, string>>();
   readonly #seeded = new Set<string>();
   readonly #dirty = new Set<string>();
   #keyId = '';
@@ -58,13 +60,18 @@ export class ClusterRecordStore implements RecordStore {
         const fingerprint = applied.keyId === this.#keyId ? (applied.passwordFingerprint ?? null) : null;
         entry.applied = { address: applied.address, passwordFingerprint: fingerprint };
       }
-      if (applied.operation) entry.operation = { changeId: applied.operation.changeId, record: operationRecord(applied.operation, key) };
-      this.#entries(key).set(`${namespace}/${backend.name} ${applied.url}`, entry);
+      const backendKey = `${namespace}/${backend.name} ${applied.url}`;
+      if (applied.operation) {
+        entry.operation = { changeId: applied.operation.changeId, record: operationRecord(applied.operation, key) };
+        this.#indexOperation(backendKey, applied.operation.changeId, key);
+      }
+      this.#entries(key).set(backendKey, entry);
     }
   }
 
   /** The object is gone from the cluster. */
   forget(key: string): void {
+    for (const [backendKey, entry] of this.#byObject.get(key) ?? []) if (entry.operation) this.#operationOwners.get(backendKey)?.delete(entry.operation.changeId);
     this.#byObject.delete(key);
     this.#seeded.delete(key);
     this.#dirty.delete(key);
@@ -113,26 +120,24 @@ export class ClusterRecordStore implements RecordStore {
   }
 
   operationIds(backendKey: string): string[] {
-    const ids: string[] = [];
-    for (const entries of this.#byObject.values()) {
-      const operation = entries.get(backendKey)?.operation;
-      if (operation) ids.push(operation.changeId);
-    }
-    return ids;
+    return [...(this.#operationOwners.get(backendKey)?.keys() ?? [])];
   }
 
   setOperation(backendKey: string, changeId: string, record: OperationRecord | undefined): void {
     const existing = this.#findOperation(backendKey, changeId);
-    if (!record) {
-      if (!existing) return;
+    if (existing) {
       delete this.#byObject.get(existing.owner)!.get(backendKey)!.operation;
+      this.#operationOwners.get(backendKey)?.delete(changeId);
       this.#dirty.add(existing.owner);
-      return;
     }
+    if (!record) return;
     const owner = record.owner ?? existing?.owner;
     if (!owner) throw new Error(`operation ${changeId} has no owner; the controller keeps operations in their owner's status`);
-    if (existing && existing.owner !== owner) delete this.#byObject.get(existing.owner)!.get(backendKey)!.operation;
+    // One operation per object and backend: a new one replaces what the object had there.
+    const previous = this.#entry(owner, backendKey).operation;
+    if (previous) this.#operationOwners.get(backendKey)?.delete(previous.changeId);
     this.#entry(owner, backendKey).operation = { changeId, record };
+    this.#indexOperation(backendKey, changeId, owner);
     this.#dirty.add(owner);
   }
 
@@ -162,11 +167,15 @@ export class ClusterRecordStore implements RecordStore {
   }
 
   #findOperation(backendKey: string, changeId: string): { owner: string; record: OperationRecord } | undefined {
-    for (const [owner, entries] of this.#byObject) {
-      const operation = entries.get(backendKey)?.operation;
-      if (operation?.changeId === changeId) return { owner, record: operation.record };
-    }
-    return undefined;
+    const owner = this.#operationOwners.get(backendKey)?.get(changeId);
+    const operation = owner === undefined ? undefined : this.#byObject.get(owner)?.get(backendKey)?.operation;
+    return owner !== undefined && operation?.changeId === changeId ? { owner, record: operation.record } : undefined;
+  }
+
+  #indexOperation(backendKey: string, changeId: string, owner: string): void {
+    let owners = this.#operationOwners.get(backendKey);
+    if (!owners) this.#operationOwners.set(backendKey, (owners = new Map()));
+    owners.set(changeId, owner);
   }
 }
 

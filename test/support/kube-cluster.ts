@@ -19,6 +19,8 @@ export interface TestCluster {
   getJson<T = Record<string, unknown>>(args: string[]): Promise<T>;
   controllerKubeconfig: string;
   startController(args?: string[]): Promise<ControllerProcess>;
+  /** What every controller started so far logged. */
+  controllerLogs(): string;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startTestCluster(): Promise<TestCluster> {
   const token = (await kubectl(['create', 'token', 'mailops-controller', '-n', 'mailops-system', '--duration', '2h'])).trim();
   const controllerKubeconfig = kube.kubeconfigFor(token, 'mailops-controller');
   const controllers = new Set<ControllerProcess>();
+  const everyLog: Array<() => string> = [];
 
   const startController = async (args: string[] = []) => {
     const child = spawn(
@@ -124,6 +127,7 @@ export async function startTestCluster(): Promise<TestCluster> {
       },
     };
     controllers.add(controller);
+    everyLog.push(() => output);
     return controller;
   };
 
@@ -134,6 +138,7 @@ export async function startTestCluster(): Promise<TestCluster> {
     getJson: async <T>(args: string[]) => JSON.parse(await kubectl([...args, '-o', 'json'])) as T,
     controllerKubeconfig,
     startController,
+    controllerLogs: () => everyLog.map((log) => log()).join('\n'),
     stop: async () => {
       for (const controller of [...controllers]) await controller.kill();
       await kube.stop();

@@ -1,0 +1,116 @@
+// The controller's pure parts: how cluster objects become a configuration (per-object failures,
+// deletions), where records live in status, how status patches guard against other writers, and
+// how the work queue batches and backs off.
+import { describe, expect, it } from 'vitest';
+import { clusterConfig, FINALIZER } from '../../src/controller/cluster-config.ts';
+import type { MailResource } from '../../src/controller/kube.ts';
+import { WorkQueue } from '../../src/controller/queue.ts';
+import { ClusterRecordStore } from '../../src/controller/records.ts';
+import { statusPatch } from '../../src/controller/writes.ts';
+
+let uid = 0;
+const resource = (kind: MailResource['kind'], name: string, spec: Record<string, unknown>, extra: Partial<MailResource['metadata']> = {}): MailResource => ({
+  apiVersion: 'mailops.dev/v1alpha1',
+  kind,
+  metadata: { name, namespace: 'mail', uid: `uid-${++uid}`, resourceVersion: '1', generation: 1, ...extra },
+  spec,
+});
+const backend = resource('MailBackend', 'james', { type: 'james', url: 'http://127.0.0.1:8000' });
+const domain = (extra = {}) => resource('MailDomain', 'example', { domain: 'example.com', backendRefs: [{ name: 'james' }] }, extra);
+const user = (name: string, spec: Record<string, unknown> = {}, extra = {}) =>
+  resource('MailUser', name, { address: `${name}@example.com`, passwordSecretRef: { name, key: 'password' }, ...spec }, extra);
+const deleting = { deletionTimestamp: new Date(), finalizers: [FINALIZER] };
+
+describe('cluster objects → configuration', () => {
+  it('leaves out an invalid object, makes what refers to a missing one wait, and keeps the rest', () => {
+    const { config, excluded } = clusterConfig([
+      backend,
+      domain(),
+      user('ann'),
+      user('loop', { forwarding: { to: ['loop@example.com'] } }),
+      resource('MailUser', 'stray', { address: 'stray@elsewhere.org', passwordSecretRef: { name: 'stray', key: 'password' } }),
+      resource('Alias', 'team', { address: 'team@other.org', members: ['ann@example.com'] }),
+    ]);
+    expect(config.users.map((u) => u.address)).toEqual(['ann@example.com']);
+    expect(excluded.get('MailUser/mail/loop')).toEqual({ reason: 'InvalidSpec', messages: ['spec.forwarding.to[0]: forwards to the user’s own address; set keepCopy: true instead'] });
+    expect(excluded.get('MailUser/mail/stray')?.reason).toBe('DependencyNotReady');
+    expect(excluded.get('Alias/mail/team')?.reason).toBe('DependencyNotReady');
+  });
+
+  it('makes a domain whose backend is invalid wait, and its users with it', () => {
+    const { config, excluded } = clusterConfig([resource('MailBackend', 'james', { type: 'james', url: 'http://user:pw@127.0.0.1' }), domain(), user('ann')]);
+    expect(config.domains).toEqual([]);
+    expect(excluded.get('MailBackend/mail/james')?.reason).toBe('InvalidSpec');
+    expect(excluded.get('MailDomain/mail/example')?.reason).toBe('DependencyNotReady');
+    expect(excluded.get('MailUser/mail/ann')?.reason).toBe('DependencyNotReady');
+  });
+
+  it('turns objects on their way out into deletions, per deletionPolicy, and holds a domain back while it has users', () => {
+    const { config, deleting: leaving } = clusterConfig([backend, domain(deleting), user('ann', {}, deleting), user('olga', { deletionPolicy: 'Orphan' }, deleting), user('gone', {}, { deletionTimestamp: new Date() })]);
+    expect(config.users).toEqual([]);
+    expect(config.deletions?.map((d) => [d.resource, d.key])).toEqual([['user', 'ann@example.com']]);
+    expect(config.domains.map((d) => d.domain)).toEqual(['example.com']); // still has ann and olga in the cluster
+    expect(leaving.get('MailDomain/mail/example')?.waitingFor).toMatch(/2 MailUser or Alias objects of example.com still exist/);
+    expect(leaving.get('MailUser/mail/olga')).toEqual({ policy: 'Orphan' });
+    expect(leaving.has('MailUser/mail/gone')).toBe(false); // not ours any more: no finalizer
+
+    const alone = clusterConfig([backend, domain(deleting)]);
+    expect(alone.config.domains).toEqual([]);
+    expect(alone.config.deletions?.map((d) => [d.resource, d.key])).toEqual([['domain', 'example.com']]);
+  });
+});
+
+describe('records in status', () => {
+  it('keeps fingerprints only of the current key, and operations with their owner, through a status round trip', async () => {
+    const persisted: string[][] = [];
+    const store = new ClusterRecordStore(async (owners) => void persisted.push([...owners]));
+    store.useKey('key-1');
+    store.seed('MailUser/mail/ann', 'mail', [{ name: 'james', applied: { url: 'http://j', address: 'ann@example.com', passwordFingerprint: 'fp-old', keyId: 'key-0' } }]);
+    expect(store.recordsFor('mail/james http://j').get('MailUser/mail/ann')).toEqual({ address: 'ann@example.com', passwordFingerprint: null });
+
+    store.set('mail/james http://j', 'MailUser/mail/ann', { address: 'ann@example.com', passwordFingerprint: 'fp-new' });
+    store.setOperation('mail/james http://j', 'user:anna@example.com', { action: 'replace', owner: 'MailUser/mail/ann', step: 'created', renameFrom: 'ann@example.com', task: { id: 't1', description: 'move', cursor: 7 } });
+    await store.flush();
+    expect(persisted).toEqual([['MailUser/mail/ann']]);
+    const status = store.statusOf('MailUser/mail/ann').get('mail/james')!;
+    expect(status).toMatchObject({ url: 'http://j', passwordFingerprint: 'fp-new', keyId: 'key-1', operation: { changeId: 'user:anna@example.com', task: { cursor: '7' } } });
+
+    // Another controller reads it back from the status.
+    const next = new ClusterRecordStore(async () => {});
+    next.useKey('key-1');
+    next.seed('MailUser/mail/ann', 'mail', [{ name: 'james', applied: status }]);
+    expect(next.operation('mail/james http://j', 'user:anna@example.com')).toMatchObject({ action: 'replace', renameFrom: 'ann@example.com', task: { id: 't1', cursor: 7 } });
+    expect(next.operationIds('mail/james http://j')).toEqual(['user:anna@example.com']);
+    next.setOperation('mail/james http://j', 'user:anna@example.com', undefined);
+    expect(next.statusOf('MailUser/mail/ann').get('mail/james')?.operation).toBeUndefined();
+  });
+});
+
+describe('status patches', () => {
+  it('test every value they replace, so a write over someone else’s change is refused', () => {
+    const patch = statusPatch({ observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False' }] }, { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' }] });
+    expect(patch).toEqual([
+      { op: 'test', path: '/status/conditions/0/status', value: 'False' },
+      { op: 'replace', path: '/status/conditions/0/status', value: 'True' },
+      { op: 'test', path: '/status/observedGeneration', value: 1 },
+      { op: 'replace', path: '/status/observedGeneration', value: 2 },
+    ]);
+    expect(statusPatch({ a: 1 }, { a: 1 })).toEqual([]);
+  });
+});
+
+describe('the work queue', () => {
+  it('hands out each key once per batch and backs off failures exponentially', async () => {
+    const queue = new WorkQueue({ batchWindowMs: 0, baseDelayMs: 1000 });
+    for (const key of ['a', 'b', 'a']) queue.add(key);
+    expect(await queue.take()).toEqual({ keys: new Set(['a', 'b']), resync: false });
+    expect([queue.addRateLimited('a'), queue.addRateLimited('a'), queue.addRateLimited('a')]).toEqual([1000, 2000, 4000]);
+    queue.forget('a');
+    expect(queue.addRateLimited('a')).toBe(1000);
+    queue.add('a'); // an event makes it due at once
+    queue.requestResync();
+    expect(await queue.take()).toEqual({ keys: new Set(['a']), resync: true });
+    queue.shutDown();
+    expect(await queue.take()).toBeUndefined();
+  });
+});
