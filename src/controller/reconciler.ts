@@ -2,6 +2,7 @@
 // it reads what should be true now from the informers' caches, observes each backend involved once
 // (its list calls), plans for the objects in the batch, applies, and writes each object's status
 // where it changed. Nothing here remembers events; the batch only says which objects to look at.
+import PQueue from 'p-queue';
 import { objectKey, type Config, type ObjectRef } from '../model/config.ts';
 import type { Condition } from '../model/schema.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -33,6 +34,9 @@ export interface ReconcilerDeps {
   snapshot(): MailResource[];
 }
 
+/** API-server writes in flight at once (status, finalizers): enough to keep up with a burst, not a flood. */
+const API_WRITE_CONCURRENCY = 16;
+
 /** Kinds whose objects reach a backend and so hold the finalizer. */
 const FINALIZED_KINDS = new Set(['MailDomain', 'MailUser', 'Alias']);
 
@@ -62,17 +66,21 @@ export class Reconciler {
     const refs = refsByKey(config);
 
     // The finalizer goes on before anything reaches a backend.
+    const writes = new PQueue({ concurrency: API_WRITE_CONCURRENCY });
     for (const key of owners) {
       const resource = objects.get(key);
       if (!resource || !refs.has(key) || isDeleting(resource) || holdsFinalizer(resource) || !FINALIZED_KINDS.has(resource.kind)) continue;
-      try {
-        await writer.addFinalizer(resource);
-      } catch (error) {
-        log.warn({ object: key, error: describeKubeError(error) }, 'could not add the finalizer; the object waits');
-        owners.delete(key);
-        next.set(key, 'backoff');
-      }
+      void writes.add(async () => {
+        try {
+          await writer.addFinalizer(resource);
+        } catch (error) {
+          log.warn({ object: key, error: describeKubeError(error) }, 'could not add the finalizer; the object waits');
+          owners.delete(key);
+          next.set(key, 'backoff');
+        }
+      });
     }
+    await writes.onIdle();
 
     const secrets = await resolveSecrets(config, this.#deps.secrets, engine.fingerprint);
     await engine.connect(config.backends, secrets.credentials);
@@ -99,16 +107,20 @@ export class Reconciler {
     const touched = new Set([...owners, ...due]);
     for (const result of report.results) touched.add(objectKey(result.change.owner));
     const failures = new Map(secrets.failures.map((f) => [f.objectKey, f.message]));
+    const resultsByOwner = groupBy(report.results, (r) => objectKey(r.change.owner));
     for (const key of touched) {
       const resource = objects.get(key);
       if (!resource) continue;
-      try {
-        next.set(key, await this.#settle(key, writer.current(resource), cluster, refs.get(key), plan, report.results, failures.get(key)));
-      } catch (error) {
-        log.warn({ object: key, error: describeKubeError(error) }, 'could not write the status; trying again');
-        next.set(key, 'backoff');
-      }
+      void writes.add(async () => {
+        try {
+          next.set(key, await this.#settle(key, writer.current(resource), cluster, refs.get(key), plan, resultsByOwner.get(key) ?? [], failures.get(key)));
+        } catch (error) {
+          log.warn({ object: key, error: describeKubeError(error) }, 'could not write the status; trying again');
+          next.set(key, 'backoff');
+        }
+      });
     }
+    await writes.onIdle();
     this.#countObjects(objects);
     return next;
   }
@@ -284,6 +296,17 @@ function widen(due: ReadonlySet<string>, cluster: ClusterConfig): Set<string> {
   // Objects that wait for something may be unblocked by what changed: look at them again.
   for (const [key, excluded] of cluster.excluded) if (excluded.reason === 'DependencyNotReady') owners.add(key);
   return owners;
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }
 
 function refsByKey(config: Config): Map<string, ObjectRef> {
