@@ -449,17 +449,23 @@ function parseThrottle(item: Located<unknown>, spec: ThrottleSpec, report: Repor
     const given = spec[name];
     if (!given) return null;
     const path = ['spec', 'throttle', name];
+    // `unlimited` is no limit, as a limit left out is.
+    const limit = (field: 'maxMessageSize' | 'maxMessages' | 'maxTotalSize', parser: typeof parseStorage) => {
+      const value = parseOne(item, [...path, field], given[field], parser, report);
+      return value === 'unlimited' ? null : value;
+    };
     const limits: ThrottleLimits = {
       period: parseOne(item, [...path, 'period'], given.period, parsePeriod, report) ?? 1,
-      maxMessageSize: parseOne(item, [...path, 'maxMessageSize'], given.maxMessageSize, parseStorage, report),
-      maxMessages: parseOne(item, [...path, 'maxMessages'], given.maxMessages, parseMessages, report),
-      maxTotalSize: parseOne(item, [...path, 'maxTotalSize'], given.maxTotalSize, parseStorage, report),
+      maxMessageSize: limit('maxMessageSize', parseStorage),
+      maxMessages: limit('maxMessages', parseMessages),
+      maxTotalSize: limit('maxTotalSize', parseStorage),
     };
     // The CRD's rule, for files (iRedAdmin-Pro refuses a throttle without a limit: MISS_THROTTLE_SETTING).
     if (given.maxMessageSize === undefined && given.maxMessages === undefined && given.maxTotalSize === undefined) {
       report(item, path, 'set at least one of maxMessageSize, maxMessages, maxTotalSize');
     }
-    return limits;
+    // A direction whose every limit is `unlimited` throttles nothing.
+    return limits.maxMessageSize === null && limits.maxMessages === null && limits.maxTotalSize === null ? null : limits;
   };
   return { inbound: direction('inbound'), outbound: direction('outbound') };
 }

@@ -288,7 +288,7 @@ export const MailDomainSpec = Type.Object(
       }),
     ),
     defaultQuota: Type.Optional(QuotaSpecOf('Quota for users of this domain that set none of their own. Unset: the domain level is not managed.')),
-    displayName: Type.Optional(Type.String({ maxLength: 256, description: 'A short description of the domain, e.g. the company name. Unset: not managed.' })),
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'A short description of the domain, e.g. the company name. Unset: not managed.' })),
     disabled: Type.Optional(Type.Boolean({ description: 'Keep the domain but refuse mail and logins for all of it. Unset: not managed.' })),
     totalStorage: Type.Optional(
       IntOrString({ minimum: 0 }, STORAGE_PATTERN, 'Storage all mailboxes of the domain may use together (a quantity, or "unlimited"). Unset: not managed.'),

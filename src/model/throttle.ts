@@ -1,16 +1,17 @@
 // Throttling: how much mail may pass in one direction within a period (iRedAdmin-Pro's iRedAPD
 // throttle settings, iredadmin.md). A QuotaPolicy declares it; it applies server-wide, per domain or
-// per user, wherever the policy applies. Resolved values: seconds, bytes, counts; null = no limit.
-import { formatMessages, formatPeriod, formatStorage, type Limit } from './quantity.ts';
+// per user, wherever the policy applies. Resolved values: seconds, bytes, counts; null = no limit
+// (a limit left out and one written `unlimited` are the same thing).
+import { formatMessages, formatPeriod, formatStorage } from './quantity.ts';
 
 export interface ThrottleLimits {
   /** Seconds the limits count over. */
   period: number;
   /** The largest single message, in bytes. */
-  maxMessageSize: Limit | null;
-  maxMessages: Limit | null;
+  maxMessageSize: number | null;
+  maxMessages: number | null;
   /** All messages of the period together, in bytes. */
-  maxTotalSize: Limit | null;
+  maxTotalSize: number | null;
 }
 
 /** Both directions; null = no throttling in that direction at this level. */

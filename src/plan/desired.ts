@@ -6,7 +6,7 @@ import { effectiveQuota, objectKey, type Config, type DomainDecl, type ObjectRef
 import type { Sensitive } from '../model/sensitive.ts';
 import { roundStorage, type Capabilities } from './capabilities.ts';
 import type { DesiredBackendState, DesiredDomain, DesiredUser, NotApplicable } from './state.ts';
-import type { Limit } from '../model/quantity.ts';
+import { UNLIMITED, type Limit } from '../model/quantity.ts';
 
 export interface UserPassword {
   secret: Sensitive;
@@ -77,6 +77,8 @@ export function desiredStateFor(
       domain.defaultQuota && (capabilities.quota.domainDefault || capabilities.quota.domainDefaultCopied)
         ? representable(domain.defaultQuota, 'domain', domain.domain, domain.ref, 'defaultQuota')
         : undefined;
+    // A default that is only copied into new accounts: "unlimited" and "none" give a new account the same.
+    if (defaultQuota && !capabilities.quota.domainDefault && defaultQuota.storage === UNLIMITED) defaultQuota.storage = null;
     const profile = domainProfile(domain, capabilities, na);
     const throttle = domain.throttle && (capabilities.throttling ? domain.throttle : (na('throttle', domain.throttle), undefined));
     desired.domains.set(domain.domain, {

@@ -270,7 +270,7 @@ function unmanagedUserFields(have: UserState, want: DesiredUser, capabilities: C
   }
   if (capabilities.quota.storage && want.quota.storage === undefined) fields.push({ field: 'quota.storage', value: formatStorage(have.quota.storage) });
   if (capabilities.quota.messages && want.quota.messages === undefined) fields.push({ field: 'quota.messages', value: formatMessages(have.quota.messages) });
-  if (capabilities.throttling && !want.throttle) fields.push(...unmanagedThrottle(have.throttle));
+  if (capabilities.throttling && !want.throttle && have.throttle) fields.push(...unmanagedThrottle(have.throttle));
   return fields;
 }
 
