@@ -233,8 +233,9 @@ function readEnvelope(body: unknown): { success: boolean; reason?: string; data:
   return { success: flag, data, ...(typeof message === 'string' && message !== '' ? { reason: message } : {}) };
 }
 
+/** A 404 from the API's own paths means no API there (a wrong URL, or ENABLE_RESTFUL_API off): a Protocol error. */
 function withHint(error: BackendError): BackendError {
-  return error.status === 404 ? new BackendError('NotFound', `${error.message}; ${API_HINT}`, { status: 404 }) : error;
+  return error.status === 404 ? new BackendError('Protocol', `${error.message}; ${API_HINT}`, { status: 404 }) : error;
 }
 
 function preview(text: string): string {

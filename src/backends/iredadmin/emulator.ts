@@ -35,6 +35,8 @@ export interface IRedAdminEmulatorOptions extends EmulatorOptions {
   apiClients?: readonly string[];
   /** Answer in the envelope of releases before SQL 2.6 / LDAP 2.8: `{success, msg}` (and `data`). */
   legacyEnvelope?: boolean;
+  /** The server's clock (epoch ms): sessions expire and purge dates are set by it. For tests; default Date.now. */
+  now?: () => number;
 }
 
 /** A copy of the emulator's state, taken when read: what the API's GET calls show, and the purge queue. */
@@ -79,10 +81,11 @@ export async function startIRedAdminEmulator(options: IRedAdminEmulatorOptions =
   const admin = (options.user ?? 'postmaster@example.org').toLowerCase();
   if (!isIRedMailAddress(admin)) throw new RangeError(`the iRedAdmin-Pro admin logs in with an email address, got "${admin}"`);
   const adminPassword = passwordHash(options.password ?? 'postmaster-password');
-  const store = createIRedAdminStore();
+  const now = options.now ?? Date.now;
+  const store = createIRedAdminStore(() => new Date(now()));
   const reply = envelope(options.legacyEnvelope ?? false);
   const context = routeContext(store, reply);
-  const sessions = createCookieSessions({ cookieName: SESSION_COOKIE, idleTimeoutMs: options.sessionTtlMs ?? 30 * 60_000 });
+  const sessions = createCookieSessions({ cookieName: SESSION_COOKIE, idleTimeoutMs: options.sessionTtlMs ?? 30 * 60_000, now });
   const opened = new Set<string>();
   let clients = options.apiClients ? allowList(options.apiClients) : null;
   let logins = 0;
