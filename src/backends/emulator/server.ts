@@ -218,6 +218,14 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
   };
 }
 
+/**
+ * The parts of a running emulator a backend's emulator passes on as they are, to spread into its own (which adds
+ * its state view and test hooks). The stats and the request log are live: they are the same objects.
+ */
+export function runningParts(emulator: RunningEmulator): RunningEmulator {
+  return { backend: emulator.backend, url: emulator.url, stats: emulator.stats, requestLog: emulator.requestLog, close: () => emulator.close() };
+}
+
 export interface RunUntilSignalOptions {
   /** Where the ready line goes; default process.stdout. */
   stdout?: { write(line: string): unknown };

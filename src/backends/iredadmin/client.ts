@@ -77,11 +77,11 @@ export class IRedAdminClient {
   getDomain(domain: string): Promise<IRedAdminRecord> {
     return this.#data({ method: 'GET', path: `/api/domain/${segment(domain)}` }, isRecord);
   }
-  async createDomain(domain: string, fields: FormFields): Promise<void> {
-    await this.#call({ method: 'POST', path: `/api/domain/${segment(domain)}`, body: formBody(fields) });
+  createDomain(domain: string, fields: FormFields): Promise<void> {
+    return this.#write('POST', `/api/domain/${segment(domain)}`, fields);
   }
-  async updateDomain(domain: string, fields: FormFields): Promise<void> {
-    await this.#call({ method: 'PUT', path: `/api/domain/${segment(domain)}`, body: formBody(fields) });
+  updateDomain(domain: string, fields: FormFields): Promise<void> {
+    return this.#write('PUT', `/api/domain/${segment(domain)}`, fields);
   }
   /** Deletes the domain and its accounts; their mailboxes stay on disk `keepMailboxDays` days (0: for good). */
   async deleteDomain(domain: string, keepMailboxDays: number): Promise<void> {
@@ -96,11 +96,11 @@ export class IRedAdminClient {
   getUser(mail: string): Promise<IRedAdminRecord> {
     return this.#data({ method: 'GET', path: `/api/user/${segment(mail)}` }, isRecord);
   }
-  async createUser(mail: string, fields: FormFields): Promise<void> {
-    await this.#call({ method: 'POST', path: `/api/user/${segment(mail)}`, body: formBody(fields) });
+  createUser(mail: string, fields: FormFields): Promise<void> {
+    return this.#write('POST', `/api/user/${segment(mail)}`, fields);
   }
-  async updateUser(mail: string, fields: FormFields): Promise<void> {
-    await this.#call({ method: 'PUT', path: `/api/user/${segment(mail)}`, body: formBody(fields) });
+  updateUser(mail: string, fields: FormFields): Promise<void> {
+    return this.#write('PUT', `/api/user/${segment(mail)}`, fields);
   }
   async deleteUser(mail: string, keepMailboxDays: number): Promise<void> {
     await this.#call({ method: 'DELETE', path: `/api/user/${segment(mail)}${keepDays(keepMailboxDays)}` });
@@ -119,11 +119,11 @@ export class IRedAdminClient {
   listAliases(domain: string): Promise<IRedAdminRecord[]> {
     return this.#data({ method: 'GET', path: `/api/aliases/${segment(domain)}` }, isRecordArray);
   }
-  async createAlias(mail: string, fields: FormFields): Promise<void> {
-    await this.#call({ method: 'POST', path: `/api/alias/${segment(mail)}`, body: formBody(fields) });
+  createAlias(mail: string, fields: FormFields): Promise<void> {
+    return this.#write('POST', `/api/alias/${segment(mail)}`, fields);
   }
-  async updateAlias(mail: string, fields: FormFields): Promise<void> {
-    await this.#call({ method: 'PUT', path: `/api/alias/${segment(mail)}`, body: formBody(fields) });
+  updateAlias(mail: string, fields: FormFields): Promise<void> {
+    return this.#write('PUT', `/api/alias/${segment(mail)}`, fields);
   }
   async deleteAlias(mail: string): Promise<void> {
     await this.#call({ method: 'DELETE', path: `/api/alias/${segment(mail)}` });
@@ -146,6 +146,10 @@ export class IRedAdminClient {
 
   async #call(request: HttpRequest): Promise<IRedAdminReply> {
     return this.http.call(request);
+  }
+
+  async #write(method: 'POST' | 'PUT', path: string, fields: FormFields): Promise<void> {
+    await this.http.call({ method, path, body: formBody(fields) });
   }
 
   async #data<T>(request: HttpRequest, guard: (value: unknown) => boolean): Promise<T> {

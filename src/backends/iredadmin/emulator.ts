@@ -9,7 +9,7 @@ import { BlockList, isIP } from 'node:net';
 import { ActionParameters, readForm } from '../emulator/actions.ts';
 import { createCookieSessions } from '../emulator/credentials.ts';
 import { createRouteDispatcher, routeTable, type RouteHandler } from '../emulator/router.ts';
-import { startEmulator, type EmulatorOptions, type EmulatorRequest, type EmulatorResponse, type RunningEmulator } from '../emulator/server.ts';
+import { runningParts, startEmulator, type EmulatorOptions, type EmulatorRequest, type EmulatorResponse, type RunningEmulator } from '../emulator/server.ts';
 import { badRequest, envelope, internalError, notFound } from './emulator/answers.ts';
 import { routeContext } from './emulator/context.ts';
 import { isIRedMailAddress } from './emulator/params.ts';
@@ -131,11 +131,7 @@ export async function startIRedAdminEmulator(options: IRedAdminEmulatorOptions =
 
   const byKey = <V, T>(map: Map<string, V>, view: (value: V) => T) => Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => [key, view(value)]));
   return {
-    get backend() { return emulator.backend; },
-    get url() { return emulator.url; },
-    get stats() { return emulator.stats; },
-    get requestLog() { return emulator.requestLog; },
-    close: () => emulator.close(),
+    ...runningParts(emulator),
     get state() {
       return {
         domains: byKey(store.domains, (record) => domainJson(store, record)),

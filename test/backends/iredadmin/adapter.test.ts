@@ -38,7 +38,7 @@ describe('a domain served by James and iRedAdmin-Pro together', () => {
     expect(after.backends.map((b) => b.error)).toEqual([undefined, undefined]);
 
     // What each server holds, read with its own API.
-    expect(james.state.users.sort()).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
+    expect([...james.state.users].sort()).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
     expect(iredadmin.state.domains['example.com']).toMatchObject({ description: 'Example Inc.', alias_domains: ['example.net'], settings: { default_user_quota: 2048 } });
     expect(iredadmin.state.users['alice@example.com']).toMatchObject({ name: 'Alice Liddell', quota: 5120, aliases: ['a.liddell@example.com'], active: 1 });
     expect(iredadmin.state.users['bob@example.com']).toMatchObject({ forwardings: ['bob@elsewhere.example.org', 'bob@example.com'], active: 0 });

@@ -6,6 +6,7 @@ import { IRedAdminClient } from '../../../src/backends/iredadmin/client.ts';
 import { startIRedAdminEmulator, type IRedAdminEmulator, type IRedAdminEmulatorOptions } from '../../../src/backends/iredadmin/emulator.ts';
 import { startJamesEmulator, type JamesEmulator } from '../../../src/backends/james/emulator.ts';
 import type { ConnectionOptions } from '../../../src/backends/http/index.ts';
+import { backend } from '../../support/manifests.ts';
 
 export const ADMIN = { user: 'postmaster@example.org', password: 'Admin-S3cret!' } as const;
 
@@ -42,17 +43,8 @@ export function clientFor(url: string, password: string = ADMIN.password): IRedA
 
 /** A MailBackend manifest for an iRedAdmin-Pro emulator; its admin password is the secret `<name>-admin`. */
 export function iredadminBackend(url: string, name = 'iredadmin', extra = ''): string {
-  return `apiVersion: mailops.dev/v1alpha1
-kind: MailBackend
-metadata: {name: ${name}}
-spec:
-  type: iredadmin
-  url: ${url}
-  limits: {retries: 0}
-  credentials:
-    username: ${ADMIN.user}
-    passwordSecretRef: {name: ${name}-admin, key: password}
-${extra}`;
+  const credentials = `  limits: {retries: 0}\n  credentials:\n    username: ${ADMIN.user}\n    passwordSecretRef: {name: ${name}-admin, key: password}\n`;
+  return backend(name, url, credentials + extra).replace('type: james', 'type: iredadmin');
 }
 
 export interface RawAnswer {

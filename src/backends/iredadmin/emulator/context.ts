@@ -1,9 +1,9 @@
 // What every route of the iRedAdmin-Pro emulator works with: the store, the envelope of this server's release,
 // the call's parameters, and the server settings that apply to every account.
 
-import type { RouteCall } from '../../emulator/router.ts';
+import type { RouteCall, RouteHandler } from '../../emulator/router.ts';
 import type { Envelope } from './answers.ts';
-import { Params } from './params.ts';
+import { isIRedMailDomain, Params } from './params.ts';
 import type { IRedAdminStore } from './store.ts';
 
 export interface RouteContext {
@@ -27,4 +27,23 @@ export function passwordProblems(password: string): string | undefined {
     ...(password.length < MIN_PASSWORD_LENGTH ? ['PW_SHORTER_THAN_MIN_LENGTH'] : []),
   ];
   return problems.length > 0 ? problems.join(',') : undefined;
+}
+
+/**
+ * GET /api/users/<domain> and /api/aliases/<domain>: a domain's accounts sorted by address, only the disabled ones
+ * with `disabled_only`, as bare addresses with `email_only`, else as profiles.
+ */
+export function listOfDomain<R extends { readonly active: boolean }>(
+  context: RouteContext,
+  accounts: (domain: string) => Iterable<string>,
+  record: (address: string) => R,
+  json: (record: R) => Record<string, unknown>,
+): RouteHandler {
+  return (call) => {
+    const domain = call.param('domain').toLowerCase();
+    if (!isIRedMailDomain(domain)) context.reply.refuse('INVALID_DOMAIN_NAME');
+    const params = context.params(call);
+    const addresses = [...accounts(domain)].sort().filter((address) => !params.has('disabled_only') || !record(address).active);
+    return context.reply.ok(params.has('email_only') ? addresses : addresses.map((address) => json(record(address))));
+  };
 }

@@ -3,8 +3,8 @@
 // the server does; a malformed member, or one in a domain this server does not host, is refused. Facts: iredadmin.md.
 
 import { routeTable, type Route, type RouteCall, type RouteHandler } from '../../../emulator/router.ts';
-import type { RouteContext } from '../context.ts';
-import { domainOfAddress, isIRedMailAddress, isIRedMailDomain, type Params } from '../params.ts';
+import { listOfDomain, type RouteContext } from '../context.ts';
+import { domainOfAddress, isIRedMailAddress, type Params } from '../params.ts';
 import { addressTaken, deleteAliasAccount, domainHosted, timestamp, type AliasRecord } from '../store.ts';
 
 export function aliasJson(record: AliasRecord): Record<string, unknown> {
@@ -40,16 +40,7 @@ export function aliasRoutes(context: RouteContext): Route<RouteHandler>[] {
   };
 
   return routeTable<RouteHandler>([
-    ['GET', '/api/aliases/:domain', (call) => {
-      const domain = call.param('domain').toLowerCase();
-      if (!isIRedMailDomain(domain)) reply.refuse('INVALID_DOMAIN_NAME');
-      const params = context.params(call);
-      const records = [...store.aliasesByDomain.get(domain)]
-        .sort()
-        .map((address) => store.aliases.get(address)!)
-        .filter((record) => !params.has('disabled_only') || !record.active);
-      return reply.ok(params.has('email_only') ? records.map((record) => record.address) : records.map(aliasJson));
-    }],
+    ['GET', '/api/aliases/:domain', listOfDomain(context, (domain) => store.aliasesByDomain.get(domain), (address) => store.aliases.get(address)!, aliasJson)],
     ['GET', '/api/alias/:mail', (call) => reply.ok(aliasJson(store.aliases.get(mailParam(call)) ?? reply.refuse('NO_SUCH_ACCOUNT')))],
     ['POST', '/api/alias/:mail', (call) => {
       const address = mailParam(call);

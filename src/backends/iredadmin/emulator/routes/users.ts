@@ -5,7 +5,7 @@
 
 import { routeTable, type Route, type RouteCall, type RouteHandler } from '../../../emulator/router.ts';
 import { notFound } from '../answers.ts';
-import { passwordProblems, type RouteContext } from '../context.ts';
+import { listOfDomain, passwordProblems, type RouteContext } from '../context.ts';
 import { domainOfAddress, isIRedMailAddress, isIRedMailDomain, type Params } from '../params.ts';
 import {
   addressTaken,
@@ -79,16 +79,7 @@ export function userRoutes(context: RouteContext): Route<RouteHandler>[] {
   };
 
   return routeTable<RouteHandler>([
-    ['GET', '/api/users/:domain', (call) => {
-      const domain = call.param('domain').toLowerCase();
-      if (!isIRedMailDomain(domain)) reply.refuse('INVALID_DOMAIN_NAME');
-      const params = context.params(call);
-      const records = [...store.mailboxesByDomain.get(domain)]
-        .sort()
-        .map((username) => store.mailboxes.get(username)!)
-        .filter((record) => !params.has('disabled_only') || !record.active);
-      return reply.ok(params.has('email_only') ? records.map((record) => record.username) : records.map(mailboxJson));
-    }],
+    ['GET', '/api/users/:domain', listOfDomain(context, (domain) => store.mailboxesByDomain.get(domain), (mail) => store.mailboxes.get(mail)!, mailboxJson)],
     ['PUT', '/api/users/:domain', (call) => {
       const domain = call.param('domain').toLowerCase();
       if (!isIRedMailDomain(domain)) reply.refuse('INVALID_DOMAIN_NAME');
