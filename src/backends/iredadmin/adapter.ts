@@ -202,9 +202,12 @@ export class IRedAdminAdapter implements BackendAdapter {
         try {
           await this.client.createUser(want.address, fields);
         } catch (error) {
-          // Created by a run whose answer was lost, or by hand: take it over with this password.
+          // Created by a run whose answer was lost, or by hand: take it over with this password. An address
+          // taken by something else (an alias account) stays the conflict it is.
           if (!isBackendError(error, 'Conflict')) throw error;
-          await this.client.updateUser(want.address, fields);
+          await this.client.updateUser(want.address, fields).catch((updateError: unknown) => {
+            throw isBackendError(updateError, 'NotFound') ? error : updateError;
+          });
         }
         const created = { ...emptyUser(want.address), displayName: want.displayName ?? null, quota: { storage: fields['quota'] === undefined ? null : after.quota.storage, messages: null } };
         return this.#converge(created, after, null);

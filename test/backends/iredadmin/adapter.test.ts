@@ -248,3 +248,35 @@ describe('deleting, renaming, and sessions', () => {
     }
   });
 });
+
+describe('conflicts', () => {
+  it('a user whose address an alias account already has is refused with the server’s reason', async () => {
+    const iredadmin = await emulators.iredadmin();
+    const raw = await loggedIn(iredadmin);
+    await raw.ok('POST', '/api/domain/example.com');
+    await raw.ok('POST', '/api/alias/alice@example.com');
+    const session = await openSession(docs(iredadminBackend(iredadmin.url), domain('example.com', '', ['iredadmin']), user('alice@example.com')), PASSWORDS);
+    try {
+      const report = await session.apply(await session.plan());
+      expect(report.results.map((r) => [r.outcome, r.error])).toEqual([['failed', 'POST /api/user/alice@example.com: ALREADY_EXISTS']]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('a user created by hand is taken over with the declared password', async () => {
+    const iredadmin = await emulators.iredadmin();
+    const raw = await loggedIn(iredadmin);
+    await raw.ok('POST', '/api/domain/example.com');
+    const session = await openSession(docs(iredadminBackend(iredadmin.url), domain('example.com', '', ['iredadmin']), user('alice@example.com')), PASSWORDS);
+    try {
+      const plan = await session.plan();
+      await raw.ok('POST', '/api/user/alice@example.com', { password: 'By-Hand-123' }); // between plan and apply
+      const report = await session.apply(plan);
+      expect(report.results.map((r) => r.outcome)).toEqual(['applied']);
+      expect(iredadmin.passwordMatches('alice@example.com', PASSWORDS.alice)).toBe(true);
+    } finally {
+      await session.close();
+    }
+  });
+});
