@@ -4,10 +4,11 @@ import type { Logger } from '../log.ts';
 import type { BackendDecl } from '../model/config.ts';
 import type { BackendType } from '../model/schema.ts';
 import { JamesAdapter } from './james/adapter.ts';
+import { IRedAdminAdapter } from './iredadmin/adapter.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
 import type { Exchange } from './http/client.ts';
 
-export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james'];
+export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james', 'iredadmin'];
 
 /** What a long-lived front door wants to know of every backend request (metrics). */
 export interface AdapterHooks {
@@ -32,6 +33,8 @@ export function createAdapter(backend: BackendDecl, credentials: BackendCredenti
         ...(credentials.token ? { token: credentials.token.reveal() } : {}),
         ...(credentials.password ? { password: credentials.password.reveal() } : {}),
       });
+    case 'iredadmin':
+      return new IRedAdminAdapter(http, credentials, backend.options);
     default:
       throw new BackendError('Unsupported', `backend type "${backend.type}" is not implemented in this version of mailops (implemented: ${IMPLEMENTED_BACKENDS.join(', ')})`);
   }
@@ -42,16 +45,28 @@ export interface EmulatorCommandOptions extends EmulatorOptions {
   password?: string;
   jwtPublicKey?: string;
   taskDurationMs?: number;
+  /** iRedAdmin-Pro: how long an unused session lives. */
+  sessionTtlMs?: number;
+  /** iRedAdmin-Pro: the allow-list of client addresses (RESTFUL_API_CLIENTS). */
+  apiClients?: string[];
+  /** iRedAdmin-Pro: answer `{success, msg}` as releases before SQL 2.6 did. */
+  legacyEnvelope?: boolean;
 }
 
 /** Starts the emulator of a backend type, as `mailops emulate <type>` and the demo do. */
 export async function startBackendEmulator(type: string, options: EmulatorCommandOptions): Promise<RunningEmulator> {
   switch (type) {
     case 'james': {
-      const { user: _user, ...jamesOptions } = options;
+      const { user: _user, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, ...jamesOptions } = options;
       // Loaded only when an emulator runs: plan and apply never need one.
       const { startJamesEmulator } = await import('./james/emulator.ts');
       return startJamesEmulator(jamesOptions);
+    }
+    case 'iredadmin': {
+      const { jwtPublicKey, taskDurationMs: _duration, ...iredadminOptions } = options;
+      if (jwtPublicKey !== undefined) throw new BackendError('Invalid', 'iRedAdmin-Pro logs in with --user and --password, not a JWT');
+      const { startIRedAdminEmulator } = await import('./iredadmin/emulator.ts');
+      return startIRedAdminEmulator(iredadminOptions);
     }
     default:
       throw new BackendError('Unsupported', `there is no emulator for "${type}" (available: ${IMPLEMENTED_BACKENDS.join(', ')})`);

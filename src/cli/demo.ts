@@ -1,9 +1,10 @@
-// mailops demo : the whole loop on an embedded James emulator, no server or secrets needed.
-// Starts the emulator in-process, plans examples/, applies, and shows that a second plan finds
-// nothing to change.
+// mailops demo : the whole loop on embedded emulators (James, and iRedAdmin-Pro for the backends of
+// that type), no server or secrets needed. Starts them in-process, plans examples/, applies, and
+// shows that a second plan finds nothing to change.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RunningEmulator } from '../backends/emulator/server.ts';
 import { createAdapter, startBackendEmulator } from '../backends/registry.ts';
 import { Session } from '../engine/session.ts';
 import { loadConfigFromPaths } from '../load/index.ts';
@@ -35,12 +36,23 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   const out = (text = '') => process.stdout.write(`${text}\n`);
   const inputs = options.filename?.length ? options.filename : [path.relative(process.cwd(), EXAMPLES_DIR) || '.'];
   const emulator = await startBackendEmulator('james', { listen: '127.0.0.1:0' });
+  const others: RunningEmulator[] = [];
   try {
     const config = await loadConfigFromPaths(inputs);
-    for (const backend of config.backends) if (backend.type === 'james') backend.url = emulator.url;
+    const secrets = new InventedSecrets();
+    for (const backend of config.backends) {
+      if (backend.type === 'james') backend.url = emulator.url;
+      // An iRedAdmin-Pro emulator per backend, logging in its admin with the invented password.
+      if (backend.type === 'iredadmin' && backend.credentials.username && backend.credentials.password) {
+        const password = (await secrets.resolve(backend.credentials.password)).reveal();
+        const iredadmin = await startBackendEmulator('iredadmin', { listen: '127.0.0.1:0', user: backend.credentials.username, password });
+        others.push(iredadmin);
+        backend.url = iredadmin.url;
+      }
+    }
     const session = await Session.resolveAndOpen({
       config,
-      resolver: new InventedSecrets(),
+      resolver: secrets,
       adapterFactory: createAdapter,
       records: new MemoryRecordStore(),
       fingerprintKey: randomBytes(32),
@@ -48,6 +60,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
     });
     try {
       out(style.bold(`mailops demo — a James WebAdmin emulator is listening on ${emulator.url}`));
+      for (const other of others) out(style.bold(`              and an iRedAdmin-Pro API emulator on ${other.url}`));
       out(`Configuration: ${inputs.join(', ')} (passwords invented for the demo)`);
       out();
       out(style.bold('1. mailops plan: what the configuration asks of an empty server'));
@@ -75,11 +88,11 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
       const observeRequests = second.backends.reduce((n, b) => n + b.requests, 0);
       out();
       out(style.bold('What happened'));
-      out(`- The first plan observed the emulator with ${first.backends.reduce((n, b) => n + b.requests, 0)} requests (list calls: domains, users, mappings, quotas) and planned ${plural(planned.create, 'creation')}, ${plural(planned.update, 'update')} and ${plural(planned.delete, 'deletion')}.`);
+      out(`- The first plan observed the emulators with ${first.backends.reduce((n, b) => n + b.requests, 0)} requests (list calls: domains, users, mappings, quotas, throttles) and planned ${plural(planned.create, 'creation')}, ${plural(planned.update, 'update')} and ${plural(planned.delete, 'deletion')}.`);
       out(`- apply made ${counts.applied} changes (${counts.failed} failed, ${counts.skipped} skipped) with ${applyRequests} requests; passwords were sent once and only their keyed fingerprints were kept.`);
       const remaining = summarize(second);
-      out(`- The second plan observed the same server with ${observeRequests} requests and found ${plural(remaining.create + remaining.update + remaining.delete, 'change')} to make.`);
-      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, then npx mailops plan -f examples/ (see README.md).`);
+      out(`- The second plan observed the same servers with ${observeRequests} requests and found ${plural(remaining.create + remaining.update + remaining.delete, 'change')} to make.`);
+      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000 and npx mailops emulate iredadmin --listen 127.0.0.1:8080 --user postmaster@example.org --password …, then npx mailops plan -f examples/ (see README.md).`);
       return counts.failed + counts.skipped === 0 && !hasChanges(second) ? EXIT_OK : EXIT_ERROR;
     } finally {
       await session.close();
@@ -87,7 +100,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   } catch (error) {
     return reportFailure(error, verbose);
   } finally {
-    await emulator.close();
+    await Promise.all([emulator, ...others].map((running) => running.close()));
   }
 }
 

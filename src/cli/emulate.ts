@@ -17,6 +17,9 @@ export interface EmulateOptions {
   failMode?: string;
   seed?: string;
   taskDuration?: string;
+  sessionTtl?: string;
+  apiClients?: string;
+  legacyEnvelope?: boolean;
   verbose?: boolean;
 }
 
@@ -32,6 +35,9 @@ export async function emulateCommand(backend: string, options: EmulateOptions): 
       ...(options.failMode !== undefined ? { failureMode: failMode(options.failMode) } : {}),
       ...(options.seed !== undefined ? { seed: Number(options.seed) } : {}),
       ...(options.taskDuration !== undefined ? { taskDurationMs: parseDuration(options.taskDuration) } : {}),
+      ...(options.sessionTtl !== undefined ? { sessionTtlMs: parseDuration(options.sessionTtl, 's') } : {}),
+      ...(options.apiClients !== undefined ? { apiClients: options.apiClients.split(',').map((client) => client.trim()).filter(Boolean) } : {}),
+      ...(options.legacyEnvelope ? { legacyEnvelope: true } : {}),
     };
     const emulator = await startBackendEmulator(backend, emulatorOptions);
     await runUntilSignal(emulator);

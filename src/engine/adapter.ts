@@ -13,6 +13,12 @@ import type { BackendState } from '../plan/state.ts';
 export interface ObserveScope {
   /** The declared domains served by this backend; adapters read per-domain data only for these. */
   domains: string[];
+  /**
+   * Declared users of this backend whose QuotaPolicy throttles them. A backend that reads throttle
+   * settings one account at a time (iRedAdmin-Pro) reads these users' only, so that observing
+   * costs requests per domain, not per user.
+   */
+  throttledUsers?: string[];
 }
 
 /** A backend task in progress. Serialisable: it is recorded so that a later run can resume it. */

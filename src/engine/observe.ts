@@ -13,7 +13,10 @@ export interface BackendObservation extends Observation {
 }
 
 export function observeScope(config: Config, backendId: string): ObserveScope {
-  return { domains: config.domains.filter((d) => d.backendIds.includes(backendId)).map((d) => d.domain) };
+  return {
+    domains: config.domains.filter((d) => d.backendIds.includes(backendId)).map((d) => d.domain),
+    throttledUsers: config.users.filter((u) => u.throttle && u.backendIds.includes(backendId)).map((u) => u.address),
+  };
 }
 
 export interface ObserveOptions {

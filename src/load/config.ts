@@ -14,7 +14,8 @@ import {
   type UserDecl,
 } from '../model/config.ts';
 import { backendUrlProblem, domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
-import { QuantityError, parseMessages, parseStorage } from '../model/quantity.ts';
+import { QuantityError, parseMessages, parsePeriod, parseStorage } from '../model/quantity.ts';
+import type { Throttle, ThrottleLimits } from '../model/throttle.ts';
 import { BACKEND_OPTIONS } from '../model/schema.ts';
 import type {
   Alias,
@@ -114,6 +115,10 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       insecureSkipTLSVerify: spec.insecureSkipTLSVerify ?? false,
       options: ((spec as Record<string, unknown>)[spec.type] as Record<string, unknown> | undefined) ?? {},
     });
+    // iRedAdmin-Pro's API logs in with a domain or global admin's address and password (iredadmin.md).
+    if (spec.type === 'iredadmin' && !(spec.credentials?.username?.includes('@') && spec.credentials.passwordSecretRef)) {
+      report(item, ['spec', 'credentials'], 'an iRedAdmin-Pro backend logs in as an admin: set credentials.username (the admin’s email address) and credentials.passwordSecretRef');
+    }
     // The CRD's rule, for files: a settings block only for the backend's own type.
     for (const type of Object.keys(BACKEND_OPTIONS)) {
       if (type !== spec.type && (spec as Record<string, unknown>)[type] !== undefined) {
@@ -139,18 +144,24 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
 
   // --- QuotaPolicy
   const policies = new Map<string, QuotaLimits>();
+  const throttles = new Map<string, Throttle>();
   let globalQuota: GlobalQuotaDecl | null = null;
   for (const item of ofKind<QuotaPolicy>('QuotaPolicy')) {
     const limits = parseLimits(item, ['spec'], item.value.spec, report);
+    const throttle = item.value.spec.throttle ? parseThrottle(item, item.value.spec.throttle, report) : null;
     policies.set(`${item.ref.namespace}/${item.ref.name}`, limits);
+    if (throttle) throttles.set(`${item.ref.namespace}/${item.ref.name}`, throttle);
     if (item.value.spec.globalDefault) {
       if (globalQuota) {
         report(item, ['spec', 'globalDefault'], `only one QuotaPolicy may be the global default; ${describeObject(globalQuota.ref)} already is (${formatPosition(globalQuota.ref.source)})`);
       } else {
-        globalQuota = { ref: item.ref, limits };
+        globalQuota = { ref: item.ref, limits, throttle };
       }
     }
   }
+  /** The throttle of the policy a quota names (a quota given inline has none). */
+  const resolveThrottle = (item: Located<unknown>, spec: QuotaSpec | undefined): Throttle | null =>
+    spec?.policyRef ? (throttles.get(`${item.ref.namespace}/${spec.policyRef.name}`) ?? null) : null;
 
   const resolveQuota = (item: Located<unknown>, spec: QuotaSpec | undefined, path: FieldPath): QuotaLimits | null => {
     if (!spec) return null;
@@ -189,6 +200,11 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
         enabled: spec.prune?.enabled ?? false,
         maxUserDeletionPercent: spec.prune?.maxUserDeletionPercent ?? 25,
       },
+      displayName: spec.displayName ?? null,
+      disabled: spec.disabled ?? null,
+      totalStorage: parseOne(item, ['spec', 'totalStorage'], spec.totalStorage, parseStorage, report),
+      maxUserStorage: parseOne(item, ['spec', 'maxUserStorage'], spec.maxUserStorage, parseStorage, report),
+      throttle: resolveThrottle(item, spec.defaultQuota),
       located: item,
     };
     domains.set(domain, decl);
@@ -321,6 +337,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       forwarding,
       disabled: spec.disabled ?? null,
       quota: resolveQuota(item, spec.quota, ['spec', 'quota']),
+      throttle: resolveThrottle(item, spec.quota),
       backendIds,
     });
   }
@@ -401,24 +418,58 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
   };
 }
 
+type Report = (item: Located<unknown>, path: FieldPath, message: string) => void;
+
+/** One quantity, or null when absent or invalid (reported at its path). */
+function parseOne<T>(item: Located<unknown>, path: FieldPath, raw: number | string | undefined, parser: (value: number | string) => T, report: Report): T | null {
+  if (raw === undefined) return null;
+  try {
+    return parser(raw);
+  } catch (error) {
+    if (!(error instanceof QuantityError)) throw error;
+    report(item, path, error.message);
+    return null;
+  }
+}
+
 function parseLimits(
   item: Located<unknown>,
   path: FieldPath,
   spec: { storage?: number | string; messages?: number | string },
-  report: (item: Located<unknown>, path: FieldPath, message: string) => void,
+  report: Report,
 ): QuotaLimits {
-  const parse = (field: 'storage' | 'messages', parser: typeof parseStorage) => {
-    const raw = spec[field];
-    if (raw === undefined) return null;
-    try {
-      return parser(raw);
-    } catch (error) {
-      if (!(error instanceof QuantityError)) throw error;
-      report(item, [...path, field], error.message);
-      return null;
-    }
+  return {
+    storage: parseOne(item, [...path, 'storage'], spec.storage, parseStorage, report),
+    messages: parseOne(item, [...path, 'messages'], spec.messages, parseMessages, report),
   };
-  return { storage: parse('storage', parseStorage), messages: parse('messages', parseMessages) };
+}
+
+type ThrottleSpec = NonNullable<QuotaPolicy['spec']['throttle']>;
+
+function parseThrottle(item: Located<unknown>, spec: ThrottleSpec, report: Report): Throttle {
+  const direction = (name: 'inbound' | 'outbound'): ThrottleLimits | null => {
+    const given = spec[name];
+    if (!given) return null;
+    const path = ['spec', 'throttle', name];
+    // `unlimited` is no limit, as a limit left out is.
+    const limit = (field: 'maxMessageSize' | 'maxMessages' | 'maxTotalSize', parser: typeof parseStorage) => {
+      const value = parseOne(item, [...path, field], given[field], parser, report);
+      return value === 'unlimited' ? null : value;
+    };
+    const limits: ThrottleLimits = {
+      period: parseOne(item, [...path, 'period'], given.period, parsePeriod, report) ?? 1,
+      maxMessageSize: limit('maxMessageSize', parseStorage),
+      maxMessages: limit('maxMessages', parseMessages),
+      maxTotalSize: limit('maxTotalSize', parseStorage),
+    };
+    // The CRD's rule, for files (iRedAdmin-Pro refuses a throttle without a limit: MISS_THROTTLE_SETTING).
+    if (given.maxMessageSize === undefined && given.maxMessages === undefined && given.maxTotalSize === undefined) {
+      report(item, path, 'set at least one of maxMessageSize, maxMessages, maxTotalSize');
+    }
+    // A direction whose every limit is `unlimited` throttles nothing.
+    return limits.maxMessageSize === null && limits.maxMessages === null && limits.maxTotalSize === null ? null : limits;
+  };
+  return { inbound: direction('inbound'), outbound: direction('outbound') };
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { ConfigError } from './errors.ts';
 import type { Limit } from './quantity.ts';
 import type { BackendType, KindName, SecretKeySelector } from './schema.ts';
+import type { Throttle } from './throttle.ts';
 
 export interface SourceLocation {
   file: string;
@@ -79,6 +80,14 @@ export interface DomainDecl {
   /** null: the domain level is not managed; otherwise owned whole (an unset limit inherits). */
   defaultQuota: QuotaLimits | null;
   prune: { enabled: boolean; maxUserDeletionPercent: number };
+  displayName: string | null;
+  disabled: boolean | null;
+  /** Storage of all the domain's mailboxes together. */
+  totalStorage: Limit | null;
+  /** The largest quota one user may have. */
+  maxUserStorage: Limit | null;
+  /** The throttle of the QuotaPolicy its defaultQuota names; null: not managed. */
+  throttle: Throttle | null;
 }
 
 export interface UserDecl {
@@ -93,6 +102,8 @@ export interface UserDecl {
   disabled: boolean | null;
   /** The user's own limits (inline or from its policyRef), before domain and global defaults. */
   quota: QuotaLimits | null;
+  /** The throttle of the QuotaPolicy its quota names; null: not managed. */
+  throttle: Throttle | null;
   backendIds: string[];
 }
 
@@ -107,6 +118,8 @@ export interface AliasDecl {
 export interface GlobalQuotaDecl {
   ref: ObjectRef;
   limits: QuotaLimits;
+  /** null: the policy declares no throttle (the global throttle is not managed). */
+  throttle: Throttle | null;
 }
 
 /**

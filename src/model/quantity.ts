@@ -88,3 +88,26 @@ export function formatMessages(limit: Limit | null): string {
   if (limit === null) return '(unset)';
   return String(limit);
 }
+
+/** A period: whole seconds, or a number with the unit s, m, h or d (`30m`, `1h`, `1d`). */
+export const DURATION_PATTERN = '^[0-9]+(s|m|h|d)?$';
+
+const SECONDS_PER_UNIT: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** Parses a period into seconds (at least one). */
+export function parsePeriod(value: number | string): number {
+  const match = typeof value === 'number' ? [String(value), String(value), ''] : /^([0-9]+)(s|m|h|d)?$/.exec(value);
+  const seconds = match ? Number(match[1]) * (SECONDS_PER_UNIT[match[2] ?? ''] ?? Number.NaN) : Number.NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new QuantityError(`"${value}" is not a period; write whole seconds, or a duration such as 30m, 1h or 1d`);
+  }
+  return seconds;
+}
+
+/** Renders seconds in the largest unit that divides them (`1h`, `90m`, `45s`). */
+export function formatPeriod(seconds: number): string {
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}

@@ -9,7 +9,7 @@ import {
   DOMAIN_PATTERN,
   OBJECT_NAME_PATTERN,
 } from './names.ts';
-import { MESSAGES_PATTERN, STORAGE_PATTERN } from './quantity.ts';
+import { DURATION_PATTERN, MESSAGES_PATTERN, STORAGE_PATTERN } from './quantity.ts';
 
 export const API_GROUP = 'mailops.dev';
 export const API_VERSION = 'v1alpha1';
@@ -218,6 +218,21 @@ export const BACKEND_OPTIONS = {
     },
     { additionalProperties: false, description: 'Settings of a MailStore Server backend.' },
   ),
+  iredadmin: Type.Object(
+    {
+      keepMailboxDays: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: 36500,
+          default: 0,
+          description:
+            'When a user or domain is deleted (prune), how many days iRedAdmin-Pro keeps its mailboxes on disk before ' +
+            'purging them; 0 (the default) keeps them for good.',
+        }),
+      ),
+    },
+    { additionalProperties: false, description: 'Settings of an iRedAdmin-Pro backend.' },
+  ),
 } satisfies Partial<Record<BackendType, TSchema>>;
 export type BackendOptions = { [T in keyof typeof BACKEND_OPTIONS]: Static<(typeof BACKEND_OPTIONS)[T]> };
 
@@ -313,6 +328,14 @@ export const MailDomainSpec = Type.Object(
       }),
     ),
     defaultQuota: Type.Optional(QuotaSpecOf('Quota for users of this domain that set none of their own. Unset: the domain level is not managed.')),
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'A short description of the domain, e.g. the company name. Unset: not managed.' })),
+    disabled: Type.Optional(Type.Boolean({ description: 'Keep the domain but refuse mail and logins for all of it. Unset: not managed.' })),
+    totalStorage: Type.Optional(
+      IntOrString({ minimum: 0 }, STORAGE_PATTERN, 'Storage all mailboxes of the domain may use together (a quantity, or "unlimited"). Unset: not managed.'),
+    ),
+    maxUserStorage: Type.Optional(
+      IntOrString({ minimum: 0 }, STORAGE_PATTERN, 'The largest storage quota one user of the domain may have (a quantity, or "unlimited"). Unset: not managed.'),
+    ),
     prune: Type.Optional(
       Type.Object(
         {
@@ -382,10 +405,51 @@ export const AliasSpec = Type.Object(
   { additionalProperties: false },
 );
 
+/** How much mail may pass in one direction within a period; a limit left out is no limit. */
+const ThrottleDirection = (direction: 'inbound' | 'outbound') =>
+  Type.Object(
+    {
+      period: IntOrString(
+        { minimum: 1 },
+        DURATION_PATTERN,
+        'The period the limits count over: seconds, or a duration such as 30m, 1h or 1d.',
+      ),
+      maxMessageSize: Type.Optional(
+        IntOrString({ minimum: 0 }, STORAGE_PATTERN, 'The largest single message (a quantity such as 10Mi, or "unlimited").'),
+      ),
+      maxMessages: Type.Optional(IntOrString({ minimum: 0 }, MESSAGES_PATTERN, `Messages ${direction === 'inbound' ? 'received' : 'sent'} per period, or "unlimited".`)),
+      maxTotalSize: Type.Optional(
+        IntOrString({ minimum: 0 }, STORAGE_PATTERN, `The size of all messages ${direction === 'inbound' ? 'received' : 'sent'} per period together (a quantity, or "unlimited").`),
+      ),
+    },
+    {
+      additionalProperties: false,
+      description: `Throttling of ${direction} mail. At least one of maxMessageSize, maxMessages and maxTotalSize.`,
+      [CEL_RULES]: [
+        {
+          rule: 'has(self.maxMessageSize) || has(self.maxMessages) || has(self.maxTotalSize)',
+          message: 'set at least one of maxMessageSize, maxMessages, maxTotalSize',
+        },
+      ],
+    },
+  );
+
 export const QuotaPolicySpec = Type.Object(
   {
     storage: Type.Optional(Storage),
     messages: Type.Optional(Messages),
+    throttle: Type.Optional(
+      Type.Object(
+        { inbound: Type.Optional(ThrottleDirection('inbound')), outbound: Type.Optional(ThrottleDirection('outbound')) },
+        {
+          additionalProperties: false,
+          description:
+            'Message rate limits, on backends that have them (iRedAdmin-Pro); elsewhere shown as not applicable. They apply ' +
+            'where the policy does: server-wide for the globalDefault policy, to a domain whose defaultQuota names it, to a ' +
+            'user whose quota names it. Owned whole: a direction left out has no throttling at that level.',
+        },
+      ),
+    ),
     globalDefault: Type.Optional(
       Type.Boolean({
         default: false,

@@ -30,7 +30,20 @@ export interface Capabilities {
      * never gets less than declared and the stored value never shows as a lasting difference.
      */
     storageUnit: number;
+    /**
+     * The backend keeps a per-domain default that it copies into accounts when they are created
+     * (iRedAdmin-Pro's defaultQuota), rather than one users inherit: a domain's defaultQuota is set
+     * there too, and still folded into each user.
+     */
+    domainDefaultCopied?: boolean;
   };
+  /**
+   * Domain settings beyond alias domains (iRedAdmin-Pro): a display name, disabling the whole
+   * domain, and storage ceilings (all mailboxes together, and the largest per user). Absent: none.
+   */
+  domainProfile?: boolean;
+  /** Throttling of inbound and outbound mail, server-wide, per domain and per user. Absent: none. */
+  throttling?: boolean;
   /** How an address change keeps the mailbox: a backend task that moves data, a rename call, or not at all. */
   rename: 'task' | 'call' | 'none';
 }

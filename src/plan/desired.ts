@@ -5,7 +5,8 @@
 import { effectiveQuota, objectKey, type Config, type DomainDecl, type ObjectRef, type QuotaLimits } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
 import { roundStorage, type Capabilities } from './capabilities.ts';
-import type { DesiredBackendState, DesiredUser, NotApplicable } from './state.ts';
+import type { DesiredBackendState, DesiredDomain, DesiredUser, NotApplicable } from './state.ts';
+import { UNLIMITED, type Limit } from '../model/quantity.ts';
 
 export interface UserPassword {
   secret: Sensitive;
@@ -74,9 +75,13 @@ export function desiredStateFor(
     }
     if (domain.aliasDomains?.length && !capabilities.aliasDomains) na('aliasDomains', domain.aliasDomains);
     const defaultQuota =
-      domain.defaultQuota && capabilities.quota.domainDefault
+      domain.defaultQuota && (capabilities.quota.domainDefault || capabilities.quota.domainDefaultCopied)
         ? representable(domain.defaultQuota, 'domain', domain.domain, domain.ref, 'defaultQuota')
         : undefined;
+    // A default that is only copied into new accounts: "unlimited" and "none" give a new account the same.
+    if (defaultQuota && !capabilities.quota.domainDefault && defaultQuota.storage === UNLIMITED) defaultQuota.storage = null;
+    const profile = domainProfile(domain, capabilities, na);
+    const throttle = domain.throttle && (capabilities.throttling ? domain.throttle : (na('throttle', domain.throttle), undefined));
     desired.domains.set(domain.domain, {
       name: domain.domain,
       owner: domain.ref,
@@ -84,6 +89,8 @@ export function desiredStateFor(
       ...(domain.aliasDomains && capabilities.aliasDomains ? { aliasDomains: domain.aliasDomains } : {}),
       // The domain level is owned whole: a limit it leaves out is unset there.
       ...(defaultQuota ? { defaultQuota: { storage: defaultQuota.storage ?? null, messages: defaultQuota.messages ?? null } } : {}),
+      ...profile,
+      ...(throttle ? { throttle } : {}),
     });
   }
 
@@ -91,6 +98,10 @@ export function desiredStateFor(
   if (global && capabilities.quota.global) {
     const limits = representable(global.limits, 'globalQuota', 'global', global.ref, 'limits');
     desired.globalQuota = { owner: global.ref, limits: { storage: limits.storage ?? null, messages: limits.messages ?? null } };
+  }
+  if (global?.throttle) {
+    if (capabilities.throttling) desired.globalQuota = { ...desired.globalQuota, owner: global.ref, throttle: global.throttle };
+    else notApplicable('globalQuota', 'global', global.ref, 'throttle', global.throttle);
   }
 
   for (const user of config.users) {
@@ -122,6 +133,10 @@ export function desiredStateFor(
       passwordFingerprint: password?.fingerprint ?? null,
       quota: representable(quota, 'user', key, user.ref, 'quota'),
     };
+    if (user.throttle) {
+      if (capabilities.throttling) desiredUser.throttle = user.throttle;
+      else na('throttle', user.throttle);
+    }
     if (user.displayName !== null) {
       if (capabilities.displayName) desiredUser.displayName = user.displayName;
       else na('displayName', user.displayName);
@@ -162,4 +177,21 @@ export function desiredStateFor(
     desired.deletions.push(deletion);
   }
   return desired;
+}
+
+/** The declared domain-profile fields the backend can hold (storage rounded to its unit); the others reported. */
+function domainProfile(domain: DomainDecl, capabilities: Capabilities, na: (field: string, value: unknown) => void): Partial<DesiredDomain> {
+  const declared = {
+    ...(domain.displayName !== null ? { displayName: domain.displayName } : {}),
+    ...(domain.disabled !== null ? { disabled: domain.disabled } : {}),
+    ...(domain.totalStorage !== null ? { totalStorage: roundLimit(domain.totalStorage, capabilities.quota.storageUnit) } : {}),
+    ...(domain.maxUserStorage !== null ? { maxUserStorage: roundLimit(domain.maxUserStorage, capabilities.quota.storageUnit) } : {}),
+  };
+  if (capabilities.domainProfile) return declared;
+  for (const [field, value] of Object.entries(declared)) if (field !== 'disabled' || value === true) na(field, value);
+  return {};
+}
+
+function roundLimit(limit: Limit, unit: number): Limit {
+  return typeof limit === 'number' ? roundStorage(limit, unit) : limit;
 }

@@ -6,10 +6,12 @@
 // MailDomain with prune enabled lets undeclared users and aliases of that domain be deleted —
 // never anything in a domain the configuration does not declare.
 import { NO_QUOTA, describeObject, objectKey, type DeletionDecl, type QuotaLimits } from '../model/config.ts';
-import { formatMessages, formatStorage } from '../model/quantity.ts';
+import { formatMessages, formatStorage, type Limit } from '../model/quantity.ts';
+import { formatThrottleLimits, sameThrottleLimits, THROTTLE_DIRECTIONS, type Throttle } from '../model/throttle.ts';
 import type { Capabilities } from './capabilities.ts';
 import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, Refusal, UserChange } from './plan.ts';
 import {
+  DOMAIN_PROFILE_FIELDS,
   emptyUser,
   type AppliedRecord,
   type BackendState,
@@ -124,11 +126,12 @@ export function diffBackend(input: DiffInput): DiffResult {
 
   // --- global quota, only where the configuration manages it
   if (desired.globalQuota) {
-    const fields = quotaFields('', observed.globalQuota, desired.globalQuota.limits);
+    const { limits, throttle, owner } = desired.globalQuota;
+    const have = observed.globalQuota;
+    const fields = [...(limits ? quotaFields('', have, limits) : []), ...(throttle ? throttleFields(have.throttle, throttle) : [])];
     if (fields.length > 0) {
-      changes.push(
-        change<GlobalQuotaChange>({ resource: 'globalQuota', action: 'update', key: 'global', owner: desired.globalQuota.owner, before: observed.globalQuota, after: desired.globalQuota.limits, fields }),
-      );
+      const after = { ...have, ...limits, ...(throttle ? { throttle } : {}) };
+      changes.push(change<GlobalQuotaChange>({ resource: 'globalQuota', action: 'update', key: 'global', owner, before: have, after, fields }));
     }
   }
 
@@ -225,10 +228,31 @@ function domainChange(action: 'create' | 'update', want: DesiredDomain, have: Do
 }
 
 function domainFields(have: DomainState | null, want: DesiredDomain): FieldChange[] {
+  const profile: FieldChange[] = [];
+  for (const field of DOMAIN_PROFILE_FIELDS) {
+    const before = have?.[field] ?? null;
+    const after = want[field];
+    if (after === undefined || before === after) continue;
+    // A new domain is enabled: saying so is no change.
+    if (field === 'disabled' && !have && after === false) continue;
+    const storage = field === 'totalStorage' || field === 'maxUserStorage';
+    profile.push({ field, before: storage ? formatStorage(before as Limit | null) : before, after: storage ? formatStorage(after as Limit) : after });
+  }
   return [
+    ...profile,
     ...(want.aliasDomains ? setField('aliasDomains', have?.aliasDomains ?? [], want.aliasDomains) : []),
     ...(want.defaultQuota ? quotaFields('defaultQuota.', have?.defaultQuota ?? NO_QUOTA, want.defaultQuota) : []),
+    ...(want.throttle ? throttleFields(have?.throttle, want.throttle) : []),
   ];
+}
+
+/** One field per throttle direction that differs, shown as a person would read it. */
+function throttleFields(have: Throttle | undefined, want: Throttle): FieldChange[] {
+  return THROTTLE_DIRECTIONS.filter((direction) => !sameThrottleLimits(have?.[direction] ?? null, want[direction])).map((direction) => ({
+    field: `throttle.${direction}`,
+    before: formatThrottleLimits(have?.[direction] ?? null),
+    after: formatThrottleLimits(want[direction]),
+  }));
 }
 
 /** The declared fields of a user that differ from what the backend has (all of them for a new user). */
@@ -259,6 +283,7 @@ function userFields(have: UserState | null, want: DesiredUser, recordedFingerpri
     }
   }
   fields.push(...quotaFields('quota.', current.quota, want.quota));
+  if (want.throttle) fields.push(...throttleFields(current.throttle, want.throttle));
   return fields;
 }
 
@@ -293,13 +318,26 @@ function unmanagedUserFields(have: UserState, want: DesiredUser, capabilities: C
   }
   if (capabilities.quota.storage && want.quota.storage === undefined) fields.push({ field: 'quota.storage', value: formatStorage(have.quota.storage) });
   if (capabilities.quota.messages && want.quota.messages === undefined) fields.push({ field: 'quota.messages', value: formatMessages(have.quota.messages) });
+  if (capabilities.throttling && !want.throttle && have.throttle) fields.push(...unmanagedThrottle(have.throttle));
   return fields;
+}
+
+function unmanagedThrottle(have: Throttle | undefined): UnmanagedField[] {
+  return THROTTLE_DIRECTIONS.map((direction) => ({ field: `throttle.${direction}`, value: formatThrottleLimits(have?.[direction] ?? null) }));
 }
 
 function unmanagedDomainFields(have: DomainState, want: DesiredDomain, capabilities: Capabilities): UnmanagedField[] {
   const fields: UnmanagedField[] = [];
   if (capabilities.aliasDomains && !want.aliasDomains) fields.push({ field: 'aliasDomains', value: have.aliasDomains });
-  if (capabilities.quota.domainDefault && !want.defaultQuota) {
+  if (capabilities.domainProfile) {
+    for (const field of DOMAIN_PROFILE_FIELDS) {
+      if (want[field] !== undefined) continue;
+      const value = have[field] ?? null;
+      fields.push({ field, value: field === 'totalStorage' || field === 'maxUserStorage' ? formatStorage(value as Limit | null) : value });
+    }
+  }
+  if (capabilities.throttling && !want.throttle) fields.push(...unmanagedThrottle(have.throttle));
+  if ((capabilities.quota.domainDefault || capabilities.quota.domainDefaultCopied) && !want.defaultQuota) {
     if (capabilities.quota.storage) fields.push({ field: 'defaultQuota.storage', value: formatStorage(have.defaultQuota.storage) });
     if (capabilities.quota.messages) fields.push({ field: 'defaultQuota.messages', value: formatMessages(have.defaultQuota.messages) });
   }

@@ -2,9 +2,8 @@
 // field-level differences, sensitive values marked. Rendering (text, JSON, markdown) and applying
 // are done elsewhere from the same data.
 import type { ObjectRef } from '../model/config.ts';
-import type { DomainState, GroupState, NotApplicable, ResourceKind, Unmanaged, UserState } from './state.ts';
+import type { DomainState, GlobalLimits, GroupState, NotApplicable, ResourceKind, Unmanaged, UserState } from './state.ts';
 import type { DesiredDomain, DesiredGroup, DesiredUser } from './state.ts';
-import type { QuotaLimits } from '../model/config.ts';
 
 /** A reason the run must not go ahead (the prune safety valve), and the object it comes from. */
 export interface Refusal {
@@ -67,8 +66,9 @@ export interface GroupChange extends ChangeBase {
 
 export interface GlobalQuotaChange extends ChangeBase {
   resource: 'globalQuota';
-  before: QuotaLimits;
-  after: QuotaLimits;
+  before: GlobalLimits;
+  /** The global level as it will be: what the configuration manages there, the rest as before. */
+  after: GlobalLimits;
 }
 
 export type Change = DomainChange | UserChange | GroupChange | GlobalQuotaChange;

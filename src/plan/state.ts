@@ -2,14 +2,26 @@
 // sees in this shape; the desired state is compiled into it; the diff compares the two field by
 // field. Lists are sorted and addresses normalised so that equal means equal.
 import type { DeletionDecl, ObjectRef, QuotaLimits } from '../model/config.ts';
+import type { Limit } from '../model/quantity.ts';
 import type { Sensitive } from '../model/sensitive.ts';
+import type { Throttle } from '../model/throttle.ts';
 
 export interface DomainState {
   name: string;
   aliasDomains: string[];
   /** Default limits for the domain's users, where the backend has such a level. */
   defaultQuota: QuotaLimits;
+  // The domain profile, where the backend has one (Capabilities.domainProfile); absent elsewhere.
+  displayName?: string | null;
+  disabled?: boolean;
+  totalStorage?: Limit | null;
+  maxUserStorage?: Limit | null;
+  /** Where the backend throttles (Capabilities.throttling). */
+  throttle?: Throttle;
 }
+
+/** The domain-profile fields, in the order plans show them. */
+export const DOMAIN_PROFILE_FIELDS = ['displayName', 'disabled', 'totalStorage', 'maxUserStorage'] as const;
 
 export interface UserState {
   address: string;
@@ -21,6 +33,8 @@ export interface UserState {
   keepCopy: boolean;
   /** The user's own limits (where the backend has levels) or the effective ones (where not). */
   quota: QuotaLimits;
+  /** Where the backend throttles (Capabilities.throttling). */
+  throttle?: Throttle;
 }
 
 export interface GroupState {
@@ -34,7 +48,12 @@ export interface BackendState {
   users: Map<string, UserState>;
   groups: Map<string, GroupState>;
   /** Server-wide default limits, where the backend has them. */
-  globalQuota: QuotaLimits;
+  globalQuota: GlobalLimits;
+}
+
+/** The server-wide level: default quota limits, and the throttle where the backend throttles. */
+export interface GlobalLimits extends QuotaLimits {
+  throttle?: Throttle;
 }
 
 export function emptyUser(address: string): UserState {
@@ -57,6 +76,12 @@ export interface DesiredDomain {
   aliasDomains?: string[];
   /** The domain level, owned whole: a limit that is null there is unset (users inherit). */
   defaultQuota?: QuotaLimits;
+  displayName?: string;
+  disabled?: boolean;
+  totalStorage?: Limit;
+  maxUserStorage?: Limit;
+  /** Owned whole: a direction that is null has no throttling at this level. */
+  throttle?: Throttle;
 }
 
 export interface DesiredUser {
@@ -75,6 +100,8 @@ export interface DesiredUser {
   keepCopy?: boolean;
   /** Per limit: absent = not managed; null = unset at the user level (inherits); a value = owned. */
   quota: Partial<QuotaLimits>;
+  /** Owned whole when present. */
+  throttle?: Throttle;
 }
 
 export interface DesiredGroup extends GroupState {
@@ -98,8 +125,12 @@ export interface DesiredBackendState {
   domains: Map<string, DesiredDomain>;
   users: Map<string, DesiredUser>;
   groups: Map<string, DesiredGroup>;
-  /** null: the configuration does not manage the global level on this backend. */
-  globalQuota: { owner: ObjectRef; limits: QuotaLimits } | null;
+  /**
+   * null: the configuration does not manage the global level on this backend. Otherwise what it
+   * manages there: the limits (where the backend has a global quota level), the throttle (where it
+   * throttles), each owned whole.
+   */
+  globalQuota: { owner: ObjectRef; limits?: QuotaLimits; throttle?: Throttle } | null;
   /** Objects being deleted (in a cluster) that this backend holds or may hold. */
   deletions: DeletionDecl[];
   notApplicable: NotApplicable[];
@@ -137,15 +168,30 @@ export function userAfter(have: UserState, want: DesiredUser): UserState {
     forwards: want.forwards ?? have.forwards,
     keepCopy: want.keepCopy ?? have.keepCopy,
     quota: quotaAfter(have.quota, want.quota),
+    ...((want.throttle ?? have.throttle) ? { throttle: want.throttle ?? have.throttle } : {}),
   };
 }
 
 /** The domain as it will be once `want` is applied. */
 export function domainAfter(have: DomainState | null, want: DesiredDomain): DomainState {
-  return {
+  const after: DomainState = {
     name: want.name,
     aliasDomains: want.aliasDomains ?? have?.aliasDomains ?? [],
     defaultQuota: want.defaultQuota ?? have?.defaultQuota ?? { storage: null, messages: null },
+  };
+  // The profile fields and the throttle exist only on backends that have them: absent stays absent.
+  const displayName = want.displayName ?? have?.displayName;
+  const disabled = want.disabled ?? have?.disabled;
+  const totalStorage = want.totalStorage ?? have?.totalStorage;
+  const maxUserStorage = want.maxUserStorage ?? have?.maxUserStorage;
+  const throttle = want.throttle ?? have?.throttle;
+  return {
+    ...after,
+    ...(displayName !== undefined ? { displayName } : {}),
+    ...(disabled !== undefined ? { disabled } : {}),
+    ...(totalStorage !== undefined ? { totalStorage } : {}),
+    ...(maxUserStorage !== undefined ? { maxUserStorage } : {}),
+    ...(throttle !== undefined ? { throttle } : {}),
   };
 }
 

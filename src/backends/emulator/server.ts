@@ -34,6 +34,8 @@ export interface EmulatorRequest {
   readonly rawPath: string;
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
+  /** The client's IP address as the socket sees it (`127.0.0.1`, IPv4-mapped forms unwrapped), for allow-lists. */
+  readonly remoteAddress: string;
   readonly body: Buffer;
   /** Aborted when the client goes away or the emulator closes; long polls listen to it. */
   readonly signal: AbortSignal;
@@ -174,7 +176,8 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
       reply = backend.serverError('fault injected by the emulator');
     } else {
       try {
-        reply = await backend.handle({ method, rawPath, query: target.searchParams, headers: request.headers, body, signal });
+        const remoteAddress = (request.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+        reply = await backend.handle({ method, rawPath, query: target.searchParams, headers: request.headers, remoteAddress, body, signal });
       } catch (error) {
         reply = error instanceof Halt ? error.response : backend.serverError(error instanceof Error ? error.message : String(error));
       }
@@ -213,6 +216,14 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
       return closed;
     },
   };
+}
+
+/**
+ * The parts of a running emulator a backend's emulator passes on as they are, to spread into its own (which adds
+ * its state view and test hooks). The stats and the request log are live: they are the same objects.
+ */
+export function runningParts(emulator: RunningEmulator): RunningEmulator {
+  return { backend: emulator.backend, url: emulator.url, stats: emulator.stats, requestLog: emulator.requestLog, close: () => emulator.close() };
 }
 
 export interface RunUntilSignalOptions {

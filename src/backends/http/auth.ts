@@ -146,9 +146,13 @@ function toRequestCredentials(result: SessionCredentials, session: number, backe
   return { headers, session };
 }
 
-/** An unreachable or garbled server stays what it is; anything else the server said means no. */
+/**
+ * An unreachable or garbled server stays what it is, and so does a server that refuses this client
+ * whoever logs in (Forbidden: iRedAdmin's allow-list of client addresses); anything else the server
+ * said means no.
+ */
 function refusedLogin(error: unknown): unknown {
-  if (!isBackendError(error) || ['Unavailable', 'Aborted', 'Protocol', 'Timeout'].includes(error.kind)) return error;
+  if (!isBackendError(error) || ['Unavailable', 'Aborted', 'Protocol', 'Timeout', 'Forbidden'].includes(error.kind)) return error;
   return new BackendError('Unauthorized', `login refused: ${error.message}`, { status: error.status, cause: error });
 }
 

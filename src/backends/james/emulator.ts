@@ -5,7 +5,7 @@
 // and the rewrite table, the mapping rules, tasks, authentication, and one route file per area.
 
 import { decodePath, createRouteDispatcher } from '../emulator/router.ts';
-import { startEmulator, type EmulatorOptions, type EmulatorRequest, type RunningEmulator } from '../emulator/server.ts';
+import { runningParts, startEmulator, type EmulatorOptions, type EmulatorRequest, type RunningEmulator } from '../emulator/server.ts';
 import { jamesError, JSON_CONTENT, malformedUrl, routeNotFound } from './emulator/answers.ts';
 import { createAuthentication, type JamesAuthOptions } from './emulator/auth.ts';
 import { parseDomain, parseUsername } from './emulator/names.ts';
@@ -152,11 +152,7 @@ export async function startJamesEmulator(options: JamesEmulatorOptions = {}): Pr
   }, options);
 
   return {
-    get backend() { return emulator.backend; },
-    get url() { return emulator.url; },
-    get stats() { return emulator.stats; },
-    get requestLog() { return emulator.requestLog; },
-    close: () => emulator.close(),
+    ...runningParts(emulator),
     get state() { return stateView(store, tasks); },
     get entriesVisited() { return store.collections.meter.visited; },
     deliverMessage(username, mailboxName, sizeBytes) {

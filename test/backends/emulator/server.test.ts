@@ -253,7 +253,7 @@ describe('route dispatch', () => {
   });
   const answer = async (method: string, rawPath: string, query = '') => {
     const request: EmulatorRequest = {
-      method, rawPath, query: new URLSearchParams(query), headers: {}, body: Buffer.alloc(0), signal: new AbortController().signal,
+      method, rawPath, query: new URLSearchParams(query), headers: {}, remoteAddress: '127.0.0.1', body: Buffer.alloc(0), signal: new AbortController().signal,
     };
     const response = await dispatch(request);
     return [response.status, response.body];
