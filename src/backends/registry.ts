@@ -4,9 +4,10 @@ import type { Logger } from '../log.ts';
 import type { BackendDecl } from '../model/config.ts';
 import type { BackendType } from '../model/schema.ts';
 import { JamesAdapter } from './james/adapter.ts';
+import { MailStoreAdapter, type MailStoreSettings } from './mailstore/adapter.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
 
-export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james'];
+export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james', 'mailstore'];
 
 export function createAdapter(backend: BackendDecl, credentials: BackendCredentials, log: Logger): BackendAdapter {
   const http = {
@@ -25,6 +26,12 @@ export function createAdapter(backend: BackendDecl, credentials: BackendCredenti
         ...(credentials.token ? { token: credentials.token.reveal() } : {}),
         ...(credentials.password ? { password: credentials.password.reveal() } : {}),
       });
+    case 'mailstore':
+      // Without credentials, MailStore's own defaults (admin/admin), as its Python wrapper has them.
+      return new MailStoreAdapter(http, {
+        username: credentials.username ?? 'admin',
+        password: credentials.password?.reveal() ?? 'admin',
+      }, backend.options as MailStoreSettings);
     default:
       throw new BackendError('Unsupported', `backend type "${backend.type}" is not implemented in this version of mailops (implemented: ${IMPLEMENTED_BACKENDS.join(', ')})`);
   }
@@ -35,16 +42,28 @@ export interface EmulatorCommandOptions extends EmulatorOptions {
   password?: string;
   jwtPublicKey?: string;
   taskDurationMs?: number;
+  /** MailStore: `FUNCTION=DURATION[:STEPS]` per long-running function, `FUNCTION[=MESSAGE]` per failing one. */
+  slow?: string[];
+  fail?: string[];
 }
 
 /** Starts the emulator of a backend type, as `mailops emulate <type>` and the demo do. */
 export async function startBackendEmulator(type: string, options: EmulatorCommandOptions): Promise<RunningEmulator> {
   switch (type) {
     case 'james': {
-      const { user: _user, ...jamesOptions } = options;
+      const { user: _user, slow: _slow, fail: _fail, ...jamesOptions } = options;
       // Loaded only when an emulator runs: plan and apply never need one.
       const { startJamesEmulator } = await import('./james/emulator.ts');
       return startJamesEmulator(jamesOptions);
+    }
+    case 'mailstore': {
+      const { jwtPublicKey: _key, taskDurationMs: _duration, slow, fail, ...common } = options;
+      const { startMailStoreEmulator, parseSlowOption, parseFailOption } = await import('./mailstore/emulator.ts');
+      return startMailStoreEmulator({
+        ...common,
+        slow: Object.fromEntries((slow ?? []).map(parseSlowOption)),
+        fail: Object.fromEntries((fail ?? []).map(parseFailOption)),
+      });
     }
     default:
       throw new BackendError('Unsupported', `there is no emulator for "${type}" (available: ${IMPLEMENTED_BACKENDS.join(', ')})`);

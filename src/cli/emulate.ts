@@ -17,6 +17,8 @@ export interface EmulateOptions {
   failMode?: string;
   seed?: string;
   taskDuration?: string;
+  slow?: string[];
+  fail?: string[];
   verbose?: boolean;
 }
 
@@ -32,6 +34,8 @@ export async function emulateCommand(backend: string, options: EmulateOptions): 
       ...(options.failMode !== undefined ? { failureMode: failMode(options.failMode) } : {}),
       ...(options.seed !== undefined ? { seed: Number(options.seed) } : {}),
       ...(options.taskDuration !== undefined ? { taskDurationMs: parseDuration(options.taskDuration) } : {}),
+      ...(options.slow !== undefined ? { slow: options.slow } : {}),
+      ...(options.fail !== undefined ? { fail: options.fail } : {}),
     };
     const emulator = await startBackendEmulator(backend, emulatorOptions);
     await runUntilSignal(emulator);

@@ -51,16 +51,18 @@ backendOptions(program.command('apply').description('apply the changes; exit 0 w
 program
   .command('emulate')
   .description('run a local emulator of a backend’s administration API; prints "<backend> <url>" once ready')
-  .argument('<backend>', 'which backend: james')
+  .argument('<backend>', 'which backend: james or mailstore')
   .option('--listen <host:port>', 'where to listen (loopback only)', '127.0.0.1:0')
   .option('--user <name>', 'administrator name, for backends that have one')
-  .option('--password <password>', 'require this password (James: as 3.9 does, Password header)')
+  .option('--password <password>', 'require this password (James: as 3.9 does, Password header; MailStore: default admin)')
   .option('--jwt-public-key <file>', 'James: require an RS256 JWT signed by this key’s private half (as 3.8 does)')
   .option('--latency <duration>', 'add this delay to every answer, e.g. 20ms')
   .option('--fail-rate <share>', 'fail this share of requests, e.g. 0.1 or 10%')
   .option('--fail-mode <mode>', 'how requests fail: status (5xx), reset (dropped connection), lost (dropped after the change was made) or mixed', 'status')
   .option('--seed <n>', 'make the fault sequence repeatable')
   .option('--task-duration <duration>', 'James: how long a data-moving task runs')
+  .option('--slow <function=duration[:steps]>', 'MailStore: make a function long-running, e.g. SetUserEmailAddresses=2s (repeatable)', collect)
+  .option('--fail <function[=message]>', 'MailStore: make a function fail with this message (repeatable)', collect)
   .option('-v, --verbose', 'stack traces on errors')
   .action(async (backend, options) => run((await import('./emulate.ts')).emulateCommand(backend, options)));
 

@@ -12,8 +12,17 @@ export interface BackendObservation extends Observation {
   observedAt: number;
 }
 
-export function observeScope(config: Config, backendId: string): ObserveScope {
-  return { domains: config.domains.filter((d) => d.backendIds.includes(backendId)).map((d) => d.domain) };
+/** What to observe on a backend; `previousAddresses` are addresses declared users had before a change. */
+export function observeScope(config: Config, backendId: string, previousAddresses: readonly string[] = []): ObserveScope {
+  const domains = config.domains.filter((d) => d.backendIds.includes(backendId));
+  const users = config.users.filter((u) => u.backendIds.includes(backendId)).map((u) => u.address);
+  const aliases = config.aliases.filter((a) => a.backendIds.includes(backendId) && a.members.length === 1);
+  return {
+    domains: domains.map((d) => d.domain),
+    users: [...new Set([...users, ...previousAddresses])],
+    pruneDomains: domains.filter((d) => d.prune.enabled).map((d) => d.domain),
+    aliases: Object.fromEntries(aliases.map((a) => [a.address, a.members[0]!])),
+  };
 }
 
 export interface ObserveOptions {

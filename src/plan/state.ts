@@ -21,6 +21,13 @@ export interface UserState {
   keepCopy: boolean;
   /** The user's own limits (where the backend has levels) or the effective ones (where not). */
   quota: QuotaLimits;
+  /**
+   * Where a backend keeps the user's addresses as a list of its own (MailStore), the one it treats
+   * as primary (null: none at all); it must be the user's address. Absent elsewhere.
+   */
+  primaryAddress?: string | null;
+  /** Backend-specific fields (Capabilities.ownedUserSettings), as sorted lists. */
+  settings?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface GroupState {
@@ -75,6 +82,8 @@ export interface DesiredUser {
   keepCopy?: boolean;
   /** Per limit: absent = not managed; null = unset at the user level (inherits); a value = owned. */
   quota: Partial<QuotaLimits>;
+  /** Backend-specific fields owned on this backend (Capabilities.ownedUserSettings). */
+  settings?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface DesiredGroup extends GroupState {
@@ -101,6 +110,11 @@ export interface DesiredBackendState {
   /** null: the configuration does not manage the global level on this backend. */
   globalQuota: { owner: ObjectRef; limits: QuotaLimits } | null;
   notApplicable: NotApplicable[];
+  /**
+   * Declared domains of a backend that has no domain objects (MailStore): nothing is planned for
+   * them, but their prune setting still governs their users.
+   */
+  domainsWithoutObject?: DesiredDomain[];
 }
 
 export type ResourceKind = 'domain' | 'user' | 'group' | 'globalQuota';
@@ -135,6 +149,8 @@ export function userAfter(have: UserState, want: DesiredUser): UserState {
     forwards: want.forwards ?? have.forwards,
     keepCopy: want.keepCopy ?? have.keepCopy,
     quota: quotaAfter(have.quota, want.quota),
+    ...(have.primaryAddress !== undefined ? { primaryAddress: want.address } : {}),
+    ...(have.settings || want.settings ? { settings: { ...have.settings, ...want.settings } } : {}),
   };
 }
 
