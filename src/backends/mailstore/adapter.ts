@@ -115,7 +115,8 @@ export class MailStoreAdapter implements BackendAdapter {
     this.#reader = new MailStoreClient(options, clientOptions);
     this.capabilities = {
       ...MAILSTORE_CAPABILITIES,
-      ...(settings.privileges ? { ownedUserSettings: { privileges: [...settings.privileges].sort() } } : {}),
+      // `none` is how MailStore spells the empty set; it reports that as [].
+      ...(settings.privileges ? { ownedUserSettings: { privileges: settings.privileges.filter((p) => p !== 'none').sort() } } : {}),
     };
   }
 

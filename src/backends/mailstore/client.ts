@@ -248,6 +248,9 @@ export class MailStoreClient {
         throw new BackendError('Aborted', `MailStore ${invocation.fn} (${invocation.description}): cancelled, the caller stopped waiting`);
       }
       if (cancelledAt === undefined && options.deadline !== undefined && now >= options.deadline) {
+        if (this.apiForm === 'legacy') {
+          throw new BackendError('Timeout', `MailStore ${invocation.fn} (${invocation.description}): did not end before the deadline; the legacy API cannot cancel it, so it may still run on the server (token ${token})`);
+        }
         await this.cancel(token);
         cancelledAt = now;
       }
