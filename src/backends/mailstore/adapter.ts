@@ -342,14 +342,16 @@ export class MailStoreAdapter implements BackendAdapter {
     if (context.resumeFrom?.task) await this.#awaitRecorded(context.resumeFrom.task, context, data);
     const holder = change.before?.members[0];
     const member = change.after?.members[0];
-    if (holder !== undefined && holder !== member) await this.#editAddresses(holder, (list) => list.filter((a) => a !== address), context, data);
+    // A holder that is gone (renamed, deleted) holds nothing any more.
+    if (holder !== undefined && holder !== member) await this.#editAddresses(holder, (list) => list.filter((a) => a !== address), context, data, { missingIsOk: true });
     if (member !== undefined) await this.#editAddresses(member, (list) => (list.includes(address) ? list : [...list, address]), context, data);
   }
 
-  async #editAddresses(userAddress: string, edit: (addresses: string[]) => string[], context: ApplyContext, data: OperationData): Promise<void> {
+  async #editAddresses(userAddress: string, edit: (addresses: string[]) => string[], context: ApplyContext, data: OperationData, options: { missingIsOk?: boolean } = {}): Promise<void> {
     const name = this.#manageable(this.userNameOf(userAddress));
     await this.#withUser(name, async () => {
       const info = await this.#freshInfo(name);
+      if (!info && options.missingIsOk) return;
       if (!info) throw new BackendError('NotFound', `MailStore user ${name} (${userAddress}) does not exist`);
       const current = info.emailAddresses.map((a) => a.toLowerCase());
       const target = edit(current);

@@ -67,8 +67,12 @@ export interface MailStoreEmulator extends RunningEmulator {
   setSlow(fn: string, slow: SlowFunction | undefined): void;
   /** Makes a function fail from now on with this message (undefined: works again). */
   setFailure(fn: string, message: string | undefined): void;
-  /** Forgets every status token, as a restarted server does. */
+  /** Forgets every status token, as a server does when the session ends. */
   forgetStatuses(): void;
+  /** Test hook: resolves once the call with this token has ended. */
+  callEnded(token: string): Promise<void>;
+  /** Test hook: resolves when the next request matching `test` arrives (before it is answered). */
+  nextRequest(test: (request: { method: string; path: string; form: URLSearchParams }) => boolean): Promise<void>;
   /** Meter of the store's collections (see ../emulator/store.ts). */
   readonly entriesVisited: number;
 }
@@ -240,7 +244,17 @@ export async function startMailStoreEmulator(options: MailStoreEmulatorOptions =
     ['GET', '/JSON/Status/:token', legacyStatus],
     ['POST', '/JSON/Status/:token', legacyStatus],
   ]);
-  const dispatch = createRouteDispatcher(routes, {
+  const watchers = new Set<{ test: Parameters<MailStoreEmulator['nextRequest']>[0]; resolve: () => void }>();
+  const notify = (request: EmulatorRequest) => {
+    if (watchers.size === 0) return;
+    const seen = { method: request.method, path: request.rawPath, form: readForm(request) };
+    for (const watcher of [...watchers]) {
+      if (!watcher.test(seen)) continue;
+      watchers.delete(watcher);
+      watcher.resolve();
+    }
+  };
+  const routed = createRouteDispatcher(routes, {
     malformedPath: () => textAnswer('Bad Request', TEXT, { status: 400 }),
     notFound: () => textAnswer('Not Found', TEXT, { status: 404 }),
     methodNotAllowed: (_request, allowed) => textAnswer('Method Not Allowed', TEXT, { status: 405, headers: { allow: allowed.join(', ') } }),
@@ -250,6 +264,11 @@ export async function startMailStoreEmulator(options: MailStoreEmulatorOptions =
       return textAnswer('Unauthorized', TEXT, { status: 401, headers: { 'www-authenticate': 'Basic realm="MailStore Server"' } });
     },
   });
+
+  const dispatch = (request: EmulatorRequest) => {
+    notify(request);
+    return routed(request);
+  };
 
   const emulator = await startEmulator({
     name: 'mailstore',
@@ -303,5 +322,13 @@ export async function startMailStoreEmulator(options: MailStoreEmulatorOptions =
       else failures.set(fn, message);
     },
     forgetStatuses: () => calls.forgetAll(),
+    async callEnded(token) {
+      const task = calls.all().find((t) => t.context.token === token);
+      if (task === undefined) throw new Error(`no call with token ${token}`);
+      await calls.worker.waitForEnd(task, Number.POSITIVE_INFINITY, new AbortController().signal);
+    },
+    nextRequest(test) {
+      return new Promise<void>((resolve) => watchers.add({ test, resolve }));
+    },
   };
 }
