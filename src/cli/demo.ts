@@ -1,9 +1,11 @@
-// mailops demo : the whole loop on an embedded James emulator, no server or secrets needed.
+// mailops demo : the whole loop on embedded emulators (James, and MailStore where the examples
+// name one), no server or secrets needed.
 // Starts the emulator in-process, plans examples/, applies, and shows that a second plan finds
 // nothing to change.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RunningEmulator } from '../backends/emulator/server.ts';
 import { createAdapter, startBackendEmulator } from '../backends/registry.ts';
 import { Session } from '../engine/session.ts';
 import { loadConfigFromPaths } from '../load/index.ts';
@@ -35,12 +37,23 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   const out = (text = '') => process.stdout.write(`${text}\n`);
   const inputs = options.filename?.length ? options.filename : [path.relative(process.cwd(), EXAMPLES_DIR) || '.'];
   const emulator = await startBackendEmulator('james', { listen: '127.0.0.1:0' });
+  const more: RunningEmulator[] = [];
   try {
     const config = await loadConfigFromPaths(inputs);
-    for (const backend of config.backends) if (backend.type === 'james') backend.url = emulator.url;
+    const secrets = new InventedSecrets();
+    for (const backend of config.backends) {
+      if (backend.type === 'james') backend.url = emulator.url;
+      if (backend.type === 'mailstore') {
+        // An archive beside the mail server, accepting the credentials the manifest names.
+        const password = backend.credentials.password ? (await secrets.resolve(backend.credentials.password)).reveal() : 'admin';
+        const archive = await startBackendEmulator('mailstore', { listen: '127.0.0.1:0', user: backend.credentials.username ?? 'admin', password });
+        more.push(archive);
+        backend.url = archive.url;
+      }
+    }
     const session = await Session.resolveAndOpen({
       config,
-      resolver: new InventedSecrets(),
+      resolver: secrets,
       adapterFactory: createAdapter,
       records: new MemoryRecordStore(),
       fingerprintKey: randomBytes(32),
@@ -48,6 +61,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
     });
     try {
       out(style.bold(`mailops demo — a James WebAdmin emulator is listening on ${emulator.url}`));
+      for (const archive of more) out(style.bold(`              a MailStore Server emulator (an email archive) on ${archive.url}`));
       out(`Configuration: ${inputs.join(', ')} (passwords invented for the demo)`);
       out();
       out(style.bold('1. mailops plan: what the configuration asks of an empty server'));
@@ -79,7 +93,10 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
       out(`- apply made ${counts.applied} changes (${counts.failed} failed, ${counts.skipped} skipped) with ${applyRequests} requests; passwords were sent once and only their keyed fingerprints were kept.`);
       const remaining = summarize(second);
       out(`- The second plan observed the same server with ${observeRequests} requests and found ${plural(remaining.create + remaining.update + remaining.delete, 'change')} to make.`);
-      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, then npx mailops plan -f examples/ (see README.md).`);
+      if (more.length > 0) {
+        out('- MailStore has no list call with user details: it was read with GetUsers and one GetUserInfo per managed user, and what it cannot hold (domains, quotas, aliases of several members) was shown as not applicable.');
+      }
+      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000${more.length > 0 ? ' and npx mailops emulate mailstore --listen 127.0.0.1:8463 --password …' : ''}, then npx mailops plan -f examples/ (see README.md).`);
       return counts.failed + counts.skipped === 0 && !hasChanges(second) ? EXIT_OK : EXIT_ERROR;
     } finally {
       await session.close();
@@ -87,7 +104,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   } catch (error) {
     return reportFailure(error, verbose);
   } finally {
-    await emulator.close();
+    await Promise.all([emulator, ...more].map((e) => e.close()));
   }
 }
 

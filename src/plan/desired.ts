@@ -161,8 +161,8 @@ export function desiredStateFor(
         field: 'members',
         value: alias.members,
         reason: alias.members.length === 1
-          ? `${backendType} keeps an alias only as an address of a user it serves, and ${alias.members[0]} is not one`
-          : `${backendType} has no aliases with more than one member (an alias with one member becomes an address of that user)`,
+          ? `${backendType} keeps an alias only as an address of a user it serves; ${alias.members[0]} is not one`
+          : `${backendType} keeps only aliases with one member, as an address of that user`,
         wholeObject: true,
       });
       continue;

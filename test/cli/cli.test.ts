@@ -6,33 +6,37 @@ import { createInterface } from 'node:readline';
 import { Ajv } from 'ajv';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
+import { startMailStoreEmulator, type MailStoreEmulator } from '../../src/backends/mailstore/emulator.ts';
 import { ApplyDocument, PlanDocument } from '../../src/render/json.ts';
 import { backend, docs, domain, user } from '../support/manifests.ts';
 import { ROOT, mailops, tempDir } from '../support/cli.ts';
 
-const PASSWORDS = { alice: 'Alice-S3cret!', bob: 'Bob-S3cret!', carol: 'Carol-S3cret!' };
-const secretEnv = Object.fromEntries(Object.entries(PASSWORDS).map(([name, pw]) => [`MAILOPS_SECRET_${name.toUpperCase()}_PASSWORD`, pw]));
+const PASSWORDS = { alice: 'Alice-S3cret!', bob: 'Bob-S3cret!', carol: 'Carol-S3cret!', dave: 'Dave-S3cret!', erin: 'Erin-S3cret!', 'mailstore-admin': 'Archive-Adm1n' };
+const secretEnv = Object.fromEntries(Object.entries(PASSWORDS).map(([name, pw]) => [`MAILOPS_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`, pw]));
 
 let emulator: JamesEmulator;
+/** The examples' MailStore archive (examples/mailstore.yaml). */
+let archive: MailStoreEmulator;
 let env: Record<string, string>;
 let stateDir: string;
 
 beforeEach(async () => {
   emulator = await startJamesEmulator({});
+  archive = await startMailStoreEmulator({ password: PASSWORDS['mailstore-admin'] });
   stateDir = await tempDir('mailops-state-');
   env = { MAILOPS_STATE_DIR: stateDir, ...secretEnv };
 });
 afterEach(async () => {
-  await emulator.close();
+  await Promise.all([emulator.close(), archive.close()]);
 });
 
-const examples = () => ['-f', 'examples/', '--backend-url', `james=${emulator.url}`];
+const examples = () => ['-f', 'examples/', '--backend-url', `james=${emulator.url}`, '--backend-url', `archive=${archive.url}`];
 
 describe('validate', () => {
   it('accepts the examples', async () => {
     const result = await mailops(['validate', '-f', 'examples/']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toBe('Configuration is valid: 1 MailBackend, 1 MailDomain, 3 MailUsers, 2 Aliases, 2 QuotaPolicies.\n');
+    expect(result.stdout).toBe('Configuration is valid: 2 MailBackends, 2 MailDomains, 5 MailUsers, 4 Aliases, 2 QuotaPolicies.\n');
   });
 
   it('rejects bad input with file, line, column and field, and exit code 1', async () => {
@@ -49,12 +53,14 @@ describe('plan and apply', () => {
   it('plans (exit 2), applies (exit 0), and plans again with no changes (exit 0)', async () => {
     const first = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env });
     expect(first.code).toBe(2);
-    expect(first.stdout).toContain('Plan: 6 to create, 1 to update, 0 to delete.');
+    expect(first.stdout).toContain('Plan: 14 to create, 1 to update, 0 to delete.');
 
     const apply = await mailops(['apply', ...examples()], { env });
     expect(apply.code).toBe(0);
     expect(apply.stdout).toMatch(/✓ \+ user alice@example\.com \[james\]/);
-    expect(apply.stdout).toContain('Apply complete: 7 applied, 0 failed, 0 skipped.');
+    expect(apply.stdout).toMatch(/✓ \+ user dave@example\.org \[archive\]/);
+    expect(apply.stdout).toContain('Apply complete: 15 applied, 0 failed, 0 skipped.');
+    expect(archive.users.find((u) => u.userName === 'dave@example.org')?.emailAddresses).toEqual(['dave@example.org', 'd.bowman@example.org', 'info@example.org']);
 
     const second = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env });
     expect(second).toMatchObject({ code: 0, stderr: '' });
@@ -66,13 +72,14 @@ describe('plan and apply', () => {
     const ajv = new Ajv({ strict: false });
     const document = JSON.parse(plan.stdout);
     expect(ajv.validate(PlanDocument, document), JSON.stringify(ajv.errors)).toBe(true);
-    expect(document.summary).toEqual({ create: 6, update: 1, delete: 0 });
-    expect(document.backends[0].requests).toBe(4);
+    expect(document.summary).toEqual({ create: 14, update: 1, delete: 0 });
+    expect(document.backends.find((b: { name: string }) => b.name === 'james').requests).toBe(4);
+    expect(document.backends.find((b: { name: string }) => b.name === 'archive').requests).toBe(1);
 
     const apply = await mailops(['apply', ...examples(), '-o', 'json'], { env });
     const applied = JSON.parse(apply.stdout);
     expect(ajv.validate(ApplyDocument, applied), JSON.stringify(ajv.errors)).toBe(true);
-    expect(applied.summary).toEqual({ applied: 7, failed: 0, skipped: 0, pending: 0 });
+    expect(applied.summary).toEqual({ applied: 15, failed: 0, skipped: 0, pending: 0 });
 
     const markdown = await mailops(['plan', ...examples(), '-o', 'markdown'], { env });
     expect(markdown.stdout).toMatch(/^### mailops plan\n\n\*\*No changes\.\*\*/);
@@ -128,11 +135,11 @@ describe('nothing is applied when anything is wrong with the input', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('would delete 3 of the 6 users of example.com (more than maxUserDeletionPercent: 25%)');
     expect(refused.stderr).toContain('Nothing was applied.');
-    expect(emulator.state.users).toHaveLength(6);
+    expect(emulator.state.users).toHaveLength(8);
 
     const allowed = await mailops(['apply', ...examples(), '--allow-mass-deletion'], { env });
     expect(allowed.code).toBe(0);
-    expect(emulator.state.users).toHaveLength(3);
+    expect(emulator.state.users).toHaveLength(5);
   });
 });
 
@@ -155,7 +162,7 @@ describe('a backend that fails', () => {
     const server = createServer((_, res) => res.end('<html>not james</html>')).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as { port: number }).port;
-    const result = await mailops(['plan', '-f', 'examples/', '--backend-url', `james=http://127.0.0.1:${port}`], { env });
+    const result = await mailops(['plan', '-f', 'examples/', '--backend-url', `james=http://127.0.0.1:${port}`, '--backend-url', `archive=${archive.url}`], { env });
     server.close();
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^Error: backend "james" \(http:\/\/127\.0\.0\.1:\d+\): GET \/\w+: the answer is not JSON \("<html>not james<\/html>"\); is this James WebAdmin\?\n$/);
@@ -214,7 +221,7 @@ describe('emulate', () => {
   it('refuses a backend it cannot emulate', async () => {
     const result = await mailops(['emulate', 'exchange']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('mailops: there is no emulator for "exchange" (available: james)\n');
+    expect(result.stderr).toBe('mailops: there is no emulator for "exchange" (available: james, mailstore)\n');
   });
 });
 
@@ -222,8 +229,8 @@ describe('demo', () => {
   it('plans, applies and re-plans the examples on an embedded emulator', async () => {
     const result = await mailops(['demo']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Plan: 6 to create, 1 to update, 0 to delete.');
-    expect(result.stdout).toContain('Apply complete: 7 applied, 0 failed, 0 skipped.');
+    expect(result.stdout).toContain('Plan: 14 to create, 1 to update, 0 to delete.');
+    expect(result.stdout).toContain('Apply complete: 15 applied, 0 failed, 0 skipped.');
     expect(result.stdout).toMatch(/3\. mailops plan again[^\n]*\n\n(?:.*\n)*No changes\.\n/);
   });
 });
