@@ -2,12 +2,17 @@
 // a second plan is empty, slow MailStore calls are waited out, what MailStore cannot hold is shown as not
 // applicable, and only what the configuration declares is changed.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAdapter } from '../../../src/backends/registry.ts';
 import { MailStoreClient, setUserEmailAddresses } from '../../../src/backends/mailstore/client.ts';
 import type { ChangeResult } from '../../../src/engine/apply.ts';
+import { Engine } from '../../../src/engine/engine.ts';
+import { resolveSecrets } from '../../../src/engine/secrets.ts';
+import { backendOutcomes, objectStatus, servingBackends } from '../../../src/engine/status.ts';
+import { objectKey } from '../../../src/model/config.ts';
 import type { BackendPlan, Plan } from '../../../src/plan/index.ts';
 import { backendKey, MemoryRecordStore } from '../../../src/state/records.ts';
-import { user } from '../../support/manifests.ts';
-import { converge, openSession } from '../../support/session.ts';
+import { configFrom, user } from '../../support/manifests.ts';
+import { FINGERPRINT_KEY, MapSecrets, converge, openSession } from '../../support/session.ts';
 import { SECRETS, bothServers, mailstoreUser, startServers, type Servers } from './support.ts';
 
 let servers: Servers;
@@ -196,6 +201,46 @@ describe('tokens', () => {
       expect(records.operation(key, 'user:alice@example.com')).toBeUndefined();
     } finally {
       await session.close();
+    }
+  });
+});
+
+describe('in a long-lived reconciler', () => {
+  it('a slow call is reported pending with its progress in the status, and the next reconciles poll the same token', async () => {
+    await converge(bothServers(servers), SECRETS);
+    const config = configFrom(bothServers(servers, { alice: '  displayName: Alice Liddell\n  extraAddresses: [al@example.com]\n' }));
+    const alice = config.users.find((u) => u.address === 'alice@example.com')!.ref;
+    servers.mailstore.setSlow('SetUserEmailAddresses', { durationMs: 1500, steps: 5 });
+    const records = new MemoryRecordStore();
+    const engine = new Engine({ adapterFactory: createAdapter, records, fingerprintKey: FINGERPRINT_KEY, taskMode: 'poll' });
+    const invokes = () => servers.mailstore.requestLog.filter((r) => r.path === '/api/invoke/SetUserEmailAddresses').length;
+    try {
+      const secrets = await resolveSecrets(config, new MapSecrets(SECRETS), engine.fingerprint);
+      await engine.connect(config.backends, secrets.credentials);
+      await engine.observeAll(config);
+      const plan = await engine.plan({ config, passwords: secrets.passwords, owners: new Set([objectKey(alice)]) });
+      const status = (results: readonly ChangeResult[]) =>
+        objectStatus({ object: alice, backends: backendOutcomes(alice, servingBackends(config, alice), plan, results, (id) => engine.observation(id)), now: new Date() });
+      const before = invokes();
+
+      const first = await engine.apply(plan);
+      const pending = first.results.find((r) => r.backendName === 'archive')!;
+      expect(pending.outcome).toBe('pending');
+      const running = status(first.results);
+      expect(running.conditions[0]).toMatchObject({ type: 'Ready', status: 'False', reason: 'TaskRunning' });
+      expect(running.backends.find((b) => b.name === 'archive')?.task).toMatchObject({ id: pending.task!.ref.id, state: 'running', progress: expect.any(Number) });
+
+      const second = await engine.apply(plan);
+      expect(second.results.find((r) => r.backendName === 'archive')).toMatchObject({ outcome: 'pending', task: { ref: { id: pending.task!.ref.id } } });
+
+      await servers.mailstore.callEnded(pending.task!.ref.id);
+      const third = await engine.apply(plan);
+      expect(third.results.find((r) => r.backendName === 'archive')?.outcome).toBe('applied');
+      expect(status(third.results).conditions[0]).toMatchObject({ status: 'True', reason: 'Available' });
+      expect(invokes()).toBe(before + 1);
+      expect(mailstoreUser(servers, 'alice@example.com')?.emailAddresses).toEqual(['alice@example.com', 'al@example.com', 'postmaster@example.com']);
+    } finally {
+      await engine.close();
     }
   });
 });
