@@ -278,12 +278,7 @@ export async function startMailStoreEmulator(options: MailStoreEmulatorOptions =
     close: () => calls.worker.close(),
   }, options);
 
-  return {
-    get backend() { return emulator.backend; },
-    get url() { return emulator.url; },
-    get stats() { return emulator.stats; },
-    get requestLog() { return emulator.requestLog; },
-    close: () => emulator.close(),
+  const extras: Omit<MailStoreEmulator, keyof RunningEmulator> = {
     get users() {
       return [...store.users.values()].map((u) => ({
         userName: u.userName,
@@ -331,4 +326,6 @@ export async function startMailStoreEmulator(options: MailStoreEmulatorOptions =
       return new Promise<void>((resolve) => watchers.add({ test, resolve }));
     },
   };
+  // The running server, with the MailStore views and hooks added (getters stay getters).
+  return Object.defineProperties(emulator, Object.getOwnPropertyDescriptors(extras)) as MailStoreEmulator;
 }

@@ -77,6 +77,18 @@ function verifyLines(what: string): (params: ActionParameters) => string[] {
   };
 }
 
+/** SetUserPrivileges and SetUserLoginPrivileges: a user's privilege set, replaced whole. */
+function privilegeSetter(field: 'privileges' | 'loginPrivileges', allowed: readonly string[], what: string): ApiFunction {
+  return {
+    args: [arg('userName'), arg(field)],
+    run: (store, p) => {
+      const user = userOf(store, p.required('userName'));
+      user[field] = privilegeList(requiredList(p, field), allowed, what);
+      return null;
+    },
+  };
+}
+
 export const API_FUNCTIONS: Readonly<Record<string, ApiFunction>> = {
   GetServerInfo: {
     args: [],
@@ -157,22 +169,8 @@ export const API_FUNCTIONS: Readonly<Record<string, ApiFunction>> = {
       return null;
     },
   },
-  SetUserPrivileges: {
-    args: [arg('userName'), arg('privileges')],
-    run: (store, p) => {
-      const user = userOf(store, p.required('userName'));
-      user.privileges = privilegeList(requiredList(p, 'privileges'), PRIVILEGES, 'privilege');
-      return null;
-    },
-  },
-  SetUserLoginPrivileges: {
-    args: [arg('userName'), arg('loginPrivileges')],
-    run: (store, p) => {
-      const user = userOf(store, p.required('userName'));
-      user.loginPrivileges = privilegeList(requiredList(p, 'loginPrivileges'), LOGIN_PRIVILEGES, 'login privilege');
-      return null;
-    },
-  },
+  SetUserPrivileges: privilegeSetter('privileges', PRIVILEGES, 'privilege'),
+  SetUserLoginPrivileges: privilegeSetter('loginPrivileges', LOGIN_PRIVILEGES, 'login privilege'),
   SetUserAuthentication: {
     args: [arg('userName'), arg('authentication')],
     run: (store, p) => {
