@@ -205,6 +205,31 @@ describe('tokens', () => {
   });
 });
 
+describe('a MailStore that fails a quarter of the requests (5xx, dropped before or after the work)', () => {
+  it('converges over a few runs, each write decided from a fresh look', async () => {
+    await servers.close();
+    servers = await startServers({ failureRate: 0.25, failureMode: 'mixed', seed: 11 });
+    const records = new MemoryRecordStore();
+    const yaml = bothServers(servers);
+    let runs = 0;
+    for (; runs < 10; runs++) {
+      const session = await openSession(yaml, SECRETS, records);
+      try {
+        const plan = await session.plan();
+        if (!archive(plan).error && archive(plan).changes.length === 0) break;
+        if (!archive(plan).error) await session.apply(plan);
+      } finally {
+        await session.close();
+      }
+    }
+    expect(runs).toBeLessThan(10);
+    expect(servers.mailstore.stats.faultsInjected).toBeGreaterThan(0);
+    expect(servers.mailstore.users.map((u) => u.userName).sort()).toEqual(['admin', 'alice@example.com', 'bob@example.com']);
+    expect(mailstoreUser(servers, 'alice@example.com')).toMatchObject({ fullName: 'Alice Liddell', emailAddresses: ['alice@example.com', 'a.liddell@example.com', 'postmaster@example.com'] });
+    expect(servers.mailstore.passwordMatches('bob@example.com', SECRETS.bob)).toBe(true);
+  });
+});
+
 describe('in a long-lived reconciler', () => {
   it('a slow call is reported pending with its progress in the status, and the next reconciles poll the same token', async () => {
     await converge(bothServers(servers), SECRETS);
