@@ -13,11 +13,10 @@ import type { BackendState } from '../plan/state.ts';
 export interface ObserveScope {
   /** The declared domains served by this backend; adapters read per-domain data only for these. */
   domains: string[];
-  /**
-   * For backends that must read users one at a time (MailStore): the addresses of the users the
-   * configuration manages there, with the addresses they had before an address change.
-   */
+  /** For backends that must read users one at a time (MailStore): the addresses of the users the configuration manages there. */
   users?: string[];
+  /** The addresses some of those users had before an address change (the plan moves them from there). */
+  previousAddresses?: string[];
   /** Of `domains`, those whose MailDomain prunes: their undeclared users must be seen too. */
   pruneDomains?: string[];
   /** Declared aliases with a single member: address → member (MailStore keeps them as user addresses). */

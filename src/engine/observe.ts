@@ -16,10 +16,12 @@ export interface BackendObservation extends Observation {
 export function observeScope(config: Config, backendId: string, previousAddresses: readonly string[] = []): ObserveScope {
   const domains = config.domains.filter((d) => d.backendIds.includes(backendId));
   const users = config.users.filter((u) => u.backendIds.includes(backendId)).map((u) => u.address);
+  const declared = new Set(users);
   const aliases = config.aliases.filter((a) => a.backendIds.includes(backendId) && a.members.length === 1);
   return {
     domains: domains.map((d) => d.domain),
-    users: [...new Set([...users, ...previousAddresses])],
+    users,
+    previousAddresses: previousAddresses.filter((a) => !declared.has(a)),
     pruneDomains: domains.filter((d) => d.prune.enabled).map((d) => d.domain),
     aliases: Object.fromEntries(aliases.map((a) => [a.address, a.members[0]!])),
   };

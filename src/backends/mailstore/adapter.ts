@@ -147,7 +147,7 @@ export class MailStoreAdapter implements BackendAdapter {
 
     // Which addresses each managed user name stands for (more than one: the same user before and after an address change).
     const candidates = new Map<string, string[]>();
-    for (const address of scope.users ?? []) {
+    for (const address of [...(scope.users ?? []), ...(scope.previousAddresses ?? [])]) {
       const name = this.userNameOf(address).toLowerCase();
       candidates.set(name, [...(candidates.get(name) ?? []), address]);
     }
@@ -206,17 +206,16 @@ export class MailStoreAdapter implements BackendAdapter {
     return { domains: new Map(), users, groups, globalQuota: { storage: null, messages: null } };
   }
 
-  /** Two declared addresses that the rule turns into one user name (userName: localPart) cannot both be managed. */
+  /**
+   * Two declared users that the rule turns into one user name (userName: localPart) cannot both be managed.
+   * (A declared address and an earlier address of the same user may share a name: that is a rename.)
+   */
   #refuseSharedNames(scope: ObserveScope, candidates: Map<string, string[]>): void {
     const declared = new Set(scope.users ?? []);
     for (const [name, addresses] of candidates) {
-      const clash = addresses.filter((a) => declared.has(a));
-      if (clash.length > 1 && clash.some((a) => this.userNameOf(a) === name)) {
-        // Both could be the same user before and after an address change; only distinct declared users clash.
-        const distinct = new Set(clash);
-        if (distinct.size > 1) {
-          throw new BackendError('Invalid', `the users ${[...distinct].join(' and ')} would both be MailStore user "${name}" (spec.mailstore.userName: localPart); use userName: address`);
-        }
+      const distinct = addresses.filter((a) => declared.has(a));
+      if (distinct.length > 1) {
+        throw new BackendError('Invalid', `the users ${distinct.join(' and ')} would both be MailStore user "${name}" (spec.mailstore.userName: localPart); use userName: address`);
       }
     }
   }

@@ -158,10 +158,18 @@ describe('ownership on MailStore', () => {
     expect(mailstoreUser(servers, 'alicia@example.com')).toMatchObject({ fullName: 'Alice Liddell', emailAddresses: ['alicia@example.com', 'a.liddell@example.com', 'postmaster@example.com'] });
   });
 
-  it('userName: localPart names users by the part before @, and refuses two users with the same one', async () => {
-    await converge(bothServers(servers, { settings: '    userName: localPart\n' }), SECRETS);
+  it('userName: localPart names users by the part before @, keeps the name when only the domain changes, and refuses two users with the same one', async () => {
+    const records = new MemoryRecordStore();
+    await converge(bothServers(servers, { settings: '    userName: localPart\n' }), SECRETS, records);
     expect(servers.mailstore.users.map((u) => u.userName).sort()).toEqual(['admin', 'alice', 'bob']);
     expect(mailstoreUser(servers, 'alice')?.emailAddresses[0]).toBe('alice@example.com');
+
+    const moved = bothServers(servers, { settings: '    userName: localPart\n', more: [domainOrg()] }).replace('address: alice@example.com', 'address: alice@example.org');
+    const { plan, after } = await converge(moved, SECRETS, records);
+    expect(changeIds(archive(plan))).toContain('replace user:alice@example.org');
+    expect(after.backends.every((b) => b.changes.length === 0)).toBe(true);
+    expect(servers.mailstore.effects.RenameUser).toBeUndefined();
+    expect(mailstoreUser(servers, 'alice')?.emailAddresses).toEqual(['alice@example.org', 'a.liddell@example.com', 'postmaster@example.com']);
 
     const clash = bothServers(servers, { settings: '    userName: localPart\n', more: [domainOrg(), user('alice@example.org', '', 'alice2')] });
     const session = await openSession(clash, { ...SECRETS, alice2: 'x' });
