@@ -5,10 +5,11 @@ import type { BackendDecl } from '../model/config.ts';
 import type { BackendType } from '../model/schema.ts';
 import { JamesAdapter } from './james/adapter.ts';
 import { IRedAdminAdapter } from './iredadmin/adapter.ts';
+import { MailStoreAdapter, type MailStoreSettings } from './mailstore/adapter.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
 import type { Exchange } from './http/client.ts';
 
-export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james', 'iredadmin'];
+export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james', 'iredadmin', 'mailstore'];
 
 /** What a long-lived front door wants to know of every backend request (metrics). */
 export interface AdapterHooks {
@@ -35,6 +36,12 @@ export function createAdapter(backend: BackendDecl, credentials: BackendCredenti
       });
     case 'iredadmin':
       return new IRedAdminAdapter(http, credentials, backend.options);
+    case 'mailstore':
+      // Without credentials, MailStore's own defaults (admin/admin), as its Python wrapper has them.
+      return new MailStoreAdapter(http, {
+        username: credentials.username ?? 'admin',
+        password: credentials.password?.reveal() ?? 'admin',
+      }, backend.options as MailStoreSettings);
     default:
       throw new BackendError('Unsupported', `backend type "${backend.type}" is not implemented in this version of mailops (implemented: ${IMPLEMENTED_BACKENDS.join(', ')})`);
   }
@@ -51,22 +58,34 @@ export interface EmulatorCommandOptions extends EmulatorOptions {
   apiClients?: string[];
   /** iRedAdmin-Pro: answer `{success, msg}` as releases before SQL 2.6 did. */
   legacyEnvelope?: boolean;
+  /** MailStore: `FUNCTION=DURATION[:STEPS]` per long-running function, `FUNCTION[=MESSAGE]` per failing one. */
+  slow?: string[];
+  fail?: string[];
 }
 
 /** Starts the emulator of a backend type, as `mailops emulate <type>` and the demo do. */
 export async function startBackendEmulator(type: string, options: EmulatorCommandOptions): Promise<RunningEmulator> {
   switch (type) {
     case 'james': {
-      const { user: _user, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, ...jamesOptions } = options;
+      const { user: _user, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow: _slow, fail: _fail, ...jamesOptions } = options;
       // Loaded only when an emulator runs: plan and apply never need one.
       const { startJamesEmulator } = await import('./james/emulator.ts');
       return startJamesEmulator(jamesOptions);
     }
     case 'iredadmin': {
-      const { jwtPublicKey, taskDurationMs: _duration, ...iredadminOptions } = options;
+      const { jwtPublicKey, taskDurationMs: _duration, slow: _slow, fail: _fail, ...iredadminOptions } = options;
       if (jwtPublicKey !== undefined) throw new BackendError('Invalid', 'iRedAdmin-Pro logs in with --user and --password, not a JWT');
       const { startIRedAdminEmulator } = await import('./iredadmin/emulator.ts');
       return startIRedAdminEmulator(iredadminOptions);
+    }
+    case 'mailstore': {
+      const { jwtPublicKey: _key, taskDurationMs: _duration, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow, fail, ...common } = options;
+      const { startMailStoreEmulator, parseSlowOption, parseFailOption } = await import('./mailstore/emulator.ts');
+      return startMailStoreEmulator({
+        ...common,
+        slow: Object.fromEntries((slow ?? []).map(parseSlowOption)),
+        fail: Object.fromEntries((fail ?? []).map(parseFailOption)),
+      });
     }
     default:
       throw new BackendError('Unsupported', `there is no emulator for "${type}" (available: ${IMPLEMENTED_BACKENDS.join(', ')})`);

@@ -1,6 +1,6 @@
-// mailops demo : the whole loop on embedded emulators (James, and iRedAdmin-Pro for the backends of
-// that type), no server or secrets needed. Starts them in-process, plans examples/, applies, and
-// shows that a second plan finds nothing to change.
+// mailops demo : the whole loop on embedded emulators (James, and iRedAdmin-Pro and MailStore for
+// the backends of those types), no server or secrets needed. Starts them in-process, plans
+// examples/, applies, and shows that a second plan finds nothing to change.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   const inputs = options.filename?.length ? options.filename : [path.relative(process.cwd(), EXAMPLES_DIR) || '.'];
   const emulator = await startBackendEmulator('james', { listen: '127.0.0.1:0' });
   const others: RunningEmulator[] = [];
+  const archives: RunningEmulator[] = [];
   try {
     const config = await loadConfigFromPaths(inputs);
     const secrets = new InventedSecrets();
@@ -49,6 +50,14 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
         others.push(iredadmin);
         backend.url = iredadmin.url;
       }
+      if (backend.type === 'mailstore') {
+        // An archive beside the mail server, accepting the credentials the manifest names.
+        const password = backend.credentials.password ? (await secrets.resolve(backend.credentials.password)).reveal() : 'admin';
+        const archive = await startBackendEmulator('mailstore', { listen: '127.0.0.1:0', user: backend.credentials.username ?? 'admin', password });
+        others.push(archive);
+        archives.push(archive);
+        backend.url = archive.url;
+      }
     }
     const session = await Session.resolveAndOpen({
       config,
@@ -60,7 +69,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
     });
     try {
       out(style.bold(`mailops demo — a James WebAdmin emulator is listening on ${emulator.url}`));
-      for (const other of others) out(style.bold(`              and an iRedAdmin-Pro API emulator on ${other.url}`));
+      for (const other of others) out(style.bold(`              and ${archives.includes(other) ? 'a MailStore Server emulator (an email archive)' : 'an iRedAdmin-Pro API emulator'} on ${other.url}`));
       out(`Configuration: ${inputs.join(', ')} (passwords invented for the demo)`);
       out();
       out(style.bold('1. mailops plan: what the configuration asks of an empty server'));
@@ -92,7 +101,10 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
       out(`- apply made ${counts.applied} changes (${counts.failed} failed, ${counts.skipped} skipped) with ${applyRequests} requests; passwords were sent once and only their keyed fingerprints were kept.`);
       const remaining = summarize(second);
       out(`- The second plan observed the same servers with ${observeRequests} requests and found ${plural(remaining.create + remaining.update + remaining.delete, 'change')} to make.`);
-      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000 and npx mailops emulate iredadmin --listen 127.0.0.1:8080 --user postmaster@example.org --password …, then npx mailops plan -f examples/ (see README.md).`);
+      if (archives.length > 0) {
+        out('- MailStore has no list call with user details: it was read with GetUsers and one GetUserInfo per managed user, and what it cannot hold (domains, quotas, aliases of several members) was shown as not applicable.');
+      }
+      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, npx mailops emulate iredadmin --listen 127.0.0.1:8080 --user postmaster@example.org --password … and npx mailops emulate mailstore --listen 127.0.0.1:8463 --password …, then npx mailops plan -f examples/ (see README.md).`);
       return counts.failed + counts.skipped === 0 && !hasChanges(second) ? EXIT_OK : EXIT_ERROR;
     } finally {
       await session.close();

@@ -20,6 +20,8 @@ export interface EmulateOptions {
   sessionTtl?: string;
   apiClients?: string;
   legacyEnvelope?: boolean;
+  slow?: string[];
+  fail?: string[];
   verbose?: boolean;
 }
 
@@ -38,6 +40,8 @@ export async function emulateCommand(backend: string, options: EmulateOptions): 
       ...(options.sessionTtl !== undefined ? { sessionTtlMs: parseDuration(options.sessionTtl, 's') } : {}),
       ...(options.apiClients !== undefined ? { apiClients: options.apiClients.split(',').map((client) => client.trim()).filter(Boolean) } : {}),
       ...(options.legacyEnvelope ? { legacyEnvelope: true } : {}),
+      ...(options.slow !== undefined ? { slow: options.slow } : {}),
+      ...(options.fail !== undefined ? { fail: options.fail } : {}),
     };
     const emulator = await startBackendEmulator(backend, emulatorOptions);
     await runUntilSignal(emulator);

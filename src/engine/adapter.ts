@@ -19,6 +19,14 @@ export interface ObserveScope {
    * costs requests per domain, not per user.
    */
   throttledUsers?: string[];
+  /** For backends that must read users one at a time (MailStore): the addresses of the users the configuration manages there. */
+  users?: string[];
+  /** The addresses some of those users had before an address change (the plan moves them from there). */
+  previousAddresses?: string[];
+  /** Of `domains`, those whose MailDomain prunes: their undeclared users must be seen too. */
+  pruneDomains?: string[];
+  /** Declared aliases with a single member: address → member (MailStore keeps them as user addresses). */
+  aliases?: Record<string, string>;
 }
 
 /** A backend task in progress. Serialisable: it is recorded so that a later run can resume it. */

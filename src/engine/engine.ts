@@ -87,7 +87,13 @@ export class Engine {
   /** Observes one backend (in bulk) and keeps the result for the plans that follow. */
   async observe(config: Config, backendId: string, options: ObserveOptions = {}): Promise<BackendObservation> {
     const backend = this.#backend(backendId);
-    const observation = await observeBackend(backend, this.#connections.get(backendId), observeScope(config, backendId), options);
+    // An address change is planned from the old address, so a backend that reads users one at a time reads it too.
+    const records = this.#options.records.recordsFor(backendKey(backend.id, backend.url));
+    const previous = config.users.flatMap((u) => {
+      const address = records.get(objectKey(u.ref))?.address;
+      return address !== undefined && address !== u.address && u.backendIds.includes(backendId) ? [address] : [];
+    });
+    const observation = await observeBackend(backend, this.#connections.get(backendId), observeScope(config, backendId, previous), options);
     this.#observations.set(backendId, observation);
     return observation;
   }

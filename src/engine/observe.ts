@@ -12,10 +12,19 @@ export interface BackendObservation extends Observation {
   observedAt: number;
 }
 
-export function observeScope(config: Config, backendId: string): ObserveScope {
+/** What to observe on a backend; `previousAddresses` are addresses declared users had before a change. */
+export function observeScope(config: Config, backendId: string, previousAddresses: readonly string[] = []): ObserveScope {
+  const domains = config.domains.filter((d) => d.backendIds.includes(backendId));
+  const users = config.users.filter((u) => u.backendIds.includes(backendId)).map((u) => u.address);
+  const declared = new Set(users);
+  const aliases = config.aliases.filter((a) => a.backendIds.includes(backendId) && a.members.length === 1);
   return {
-    domains: config.domains.filter((d) => d.backendIds.includes(backendId)).map((d) => d.domain),
+    domains: domains.map((d) => d.domain),
     throttledUsers: config.users.filter((u) => u.throttle && u.backendIds.includes(backendId)).map((u) => u.address),
+    users,
+    previousAddresses: previousAddresses.filter((a) => !declared.has(a)),
+    pruneDomains: domains.filter((d) => d.prune.enabled).map((d) => d.domain),
+    aliases: Object.fromEntries(aliases.map((a) => [a.address, a.members[0]!])),
   };
 }
 

@@ -199,6 +199,10 @@ export const CommonStatus = Type.Object({
 export const BACKEND_TYPES = ['james', 'mailstore', 'iredadmin', 'openxchange'] as const;
 export type BackendType = (typeof BACKEND_TYPES)[number];
 
+/** MailStore's user privileges and login privileges (shared/backends/mailstore.md, CreateUser). */
+const MAILSTORE_PRIVILEGES = ['none', 'admin', 'login', 'changePassword', 'archive', 'modifyArchiveProfiles', 'export', 'modifyExportProfiles', 'delete'] as const;
+const MAILSTORE_LOGIN_PRIVILEGES = ['none', 'windows', 'web', 'outlook', 'windowsCmd', 'imap', 'api'] as const;
+
 /**
  * Settings that only one type of backend has, each validated by a schema of its own: a
  * MailBackend carries them in the block named after its type (`spec.mailstore: {…}`), as a
@@ -214,6 +218,41 @@ export const BACKEND_OPTIONS = {
             'Which form of the Administration API the server speaks: current (POST /api/invoke/{Function}, answers in ' +
             'envelopes) or legacy (POST /JSON/Invoke/{Method}, bare answers).',
         }),
+      ),
+      userName: Type.Optional(
+        Type.Enum(['address', 'localPart'], {
+          default: 'address',
+          description:
+            'How a MailUser becomes a MailStore user name: address (alice@example.com) or localPart (alice; two ' +
+            'declared users with the same local part are then refused). An address change renames the MailStore user ' +
+            'where the name changes with it.',
+        }),
+      ),
+      privileges: Type.Optional(
+        Type.Array(Type.Enum([...MAILSTORE_PRIVILEGES]), {
+          maxItems: 16,
+          ...listSet,
+          description:
+            'The privileges of every user mailops manages on this backend, owned whole (a privilege added by hand is ' +
+            'removed again). Unset: not managed; users mailops creates get newUsers.privileges.',
+        }),
+      ),
+      newUsers: Type.Optional(
+        Type.Object(
+          {
+            privileges: Type.Optional(
+              Type.Array(Type.Enum([...MAILSTORE_PRIVILEGES]), { maxItems: 16, ...listSet, description: 'Default [login]: log in and read their own archive.' }),
+            ),
+            loginPrivileges: Type.Optional(
+              Type.Array(Type.Enum([...MAILSTORE_LOGIN_PRIVILEGES]), {
+                maxItems: 16,
+                ...listSet,
+                description: 'Default [windows, web, outlook]: MailStore Client, web access and Outlook; not the API, the command line or IMAP.',
+              }),
+            ),
+          },
+          { additionalProperties: false, description: 'What users mailops creates start with (set at creation only: MailStore does not report login privileges).' },
+        ),
       ),
     },
     { additionalProperties: false, description: 'Settings of a MailStore Server backend.' },

@@ -46,6 +46,19 @@ export interface Capabilities {
   throttling?: boolean;
   /** How an address change keeps the mailbox: a backend task that moves data, a rename call, or not at all. */
   rename: 'task' | 'call' | 'none';
+  /**
+   * `one-user`: an alias is only an address of a user, so it may have exactly one member, a user
+   * this backend serves (MailStore: one more email address of that archive user). Other aliases
+   * are not applicable there.
+   */
+  aliasMembers?: 'any' | 'one-user';
+  /**
+   * Backend-specific user fields owned on every user this backend serves, from the MailBackend's
+   * settings (MailStore's privileges), compared as sets. A key that is absent is not managed.
+   */
+  ownedUserSettings?: Readonly<Record<string, readonly string[]>>;
+  /** What deleting a user means there, said next to each delete in the plan (MailStore keeps the archive). */
+  userDeletion?: string;
 }
 
 /** A storage limit in bytes as the backend will store it (see `storageUnit`). */

@@ -70,7 +70,8 @@ export function desiredStateFor(
     if (!capabilities.domains) {
       notApplicable('domain', domain.domain, domain.ref, 'domain', domain.domain, true);
       if (domain.aliasDomains?.length) na('aliasDomains', domain.aliasDomains);
-      if (domain.prune.enabled) na('prune', domain.prune);
+      // No domain object, but its users are there: prune still decides about undeclared ones.
+      (desired.domainsWithoutObject ??= []).push({ name: domain.domain, owner: domain.ref, prune: domain.prune });
       continue;
     }
     if (domain.aliasDomains?.length && !capabilities.aliasDomains) na('aliasDomains', domain.aliasDomains);
@@ -132,6 +133,7 @@ export function desiredStateFor(
       password: password?.secret ?? null,
       passwordFingerprint: password?.fingerprint ?? null,
       quota: representable(quota, 'user', key, user.ref, 'quota'),
+      ...(capabilities.ownedUserSettings ? { settings: capabilities.ownedUserSettings } : {}),
     };
     if (user.throttle) {
       if (capabilities.throttling) desiredUser.throttle = user.throttle;
@@ -165,6 +167,20 @@ export function desiredStateFor(
     if (!alias.backendIds.includes(backendId)) continue;
     if (!capabilities.groups) {
       notApplicable('group', alias.address, alias.ref, 'members', alias.members, true);
+      continue;
+    }
+    if (capabilities.aliasMembers === 'one-user' && !(alias.members.length === 1 && desired.users.has(alias.members[0]!))) {
+      desired.notApplicable.push({
+        resource: 'group',
+        key: alias.address,
+        owner: alias.ref,
+        field: 'members',
+        value: alias.members,
+        reason: alias.members.length === 1
+          ? `${backendType} keeps an alias only as an address of a user it serves; ${alias.members[0]} is not one`
+          : `${backendType} keeps only aliases with one member, as an address of that user`,
+        wholeObject: true,
+      });
       continue;
     }
     desired.groups.set(alias.address, { address: alias.address, members: alias.members, owner: alias.ref, domain: alias.domain });

@@ -137,14 +137,15 @@ export function diffBackend(input: DiffInput): DiffResult {
 
   // --- prune: undeclared users and aliases of domains that opted in
   const refusals: Refusal[] = [];
-  for (const domain of desired.domains.values()) {
+  for (const domain of [...desired.domains.values(), ...(desired.domainsWithoutObject ?? [])]) {
     if (!domain.prune.enabled) continue;
     const reason = `not declared; ${describeObject(domain.owner)} prunes`;
+    const userReason = capabilities.userDeletion ? `${reason}; ${capabilities.userDeletion}` : reason;
     const inDomain = (address: string) => address.endsWith(`@${domain.name}`);
     const observedUsers = [...observed.users.keys()].filter(inDomain);
     const userDeletes = observedUsers.filter((a) => !desired.users.has(a) && !renamedFrom.has(a));
     for (const address of userDeletes) {
-      changes.push(change<UserChange>({ resource: 'user', action: 'delete', key: address, owner: domain.owner, before: observed.users.get(address)!, after: null, fields: [], reason }));
+      changes.push(change<UserChange>({ resource: 'user', action: 'delete', key: address, owner: domain.owner, before: observed.users.get(address)!, after: null, fields: [], reason: userReason }));
     }
     for (const group of observed.groups.values()) {
       if (!inDomain(group.address) || desired.groups.has(group.address)) continue;
@@ -268,6 +269,10 @@ function userFields(have: UserState | null, want: DesiredUser, recordedFingerpri
     });
   }
   const current = have ?? emptyUser(want.address);
+  // Where the backend keeps a list of addresses, the user's own address comes first in it.
+  if (have?.primaryAddress !== undefined && have.primaryAddress !== want.address) {
+    fields.push({ field: 'primaryAddress', before: have.primaryAddress, after: want.address });
+  }
   if (want.displayName !== undefined && current.displayName !== want.displayName) {
     fields.push({ field: 'displayName', before: current.displayName, after: want.displayName });
   }
@@ -284,6 +289,7 @@ function userFields(have: UserState | null, want: DesiredUser, recordedFingerpri
   }
   fields.push(...quotaFields('quota.', current.quota, want.quota));
   if (want.throttle) fields.push(...throttleFields(current.throttle, want.throttle));
+  for (const [name, value] of Object.entries(want.settings ?? {})) fields.push(...setField(name, current.settings?.[name] ?? [], value));
   return fields;
 }
 
@@ -319,6 +325,7 @@ function unmanagedUserFields(have: UserState, want: DesiredUser, capabilities: C
   if (capabilities.quota.storage && want.quota.storage === undefined) fields.push({ field: 'quota.storage', value: formatStorage(have.quota.storage) });
   if (capabilities.quota.messages && want.quota.messages === undefined) fields.push({ field: 'quota.messages', value: formatMessages(have.quota.messages) });
   if (capabilities.throttling && !want.throttle && have.throttle) fields.push(...unmanagedThrottle(have.throttle));
+  for (const [name, value] of Object.entries(have.settings ?? {})) if (!want.settings?.[name]) fields.push({ field: name, value });
   return fields;
 }
 

@@ -35,6 +35,13 @@ export interface UserState {
   quota: QuotaLimits;
   /** Where the backend throttles (Capabilities.throttling). */
   throttle?: Throttle;
+  /**
+   * Where a backend keeps the user's addresses as a list of its own (MailStore), the one it treats
+   * as primary (null: none at all); it must be the user's address. Absent elsewhere.
+   */
+  primaryAddress?: string | null;
+  /** Backend-specific fields (Capabilities.ownedUserSettings), as sorted lists. */
+  settings?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface GroupState {
@@ -102,6 +109,8 @@ export interface DesiredUser {
   quota: Partial<QuotaLimits>;
   /** Owned whole when present. */
   throttle?: Throttle;
+  /** Backend-specific fields owned on this backend (Capabilities.ownedUserSettings). */
+  settings?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface DesiredGroup extends GroupState {
@@ -134,6 +143,11 @@ export interface DesiredBackendState {
   /** Objects being deleted (in a cluster) that this backend holds or may hold. */
   deletions: DeletionDecl[];
   notApplicable: NotApplicable[];
+  /**
+   * Declared domains of a backend that has no domain objects (MailStore): nothing is planned for
+   * them, but their prune setting still governs their users.
+   */
+  domainsWithoutObject?: DesiredDomain[];
 }
 
 export type ResourceKind = 'domain' | 'user' | 'group' | 'globalQuota';
@@ -169,6 +183,8 @@ export function userAfter(have: UserState, want: DesiredUser): UserState {
     keepCopy: want.keepCopy ?? have.keepCopy,
     quota: quotaAfter(have.quota, want.quota),
     ...((want.throttle ?? have.throttle) ? { throttle: want.throttle ?? have.throttle } : {}),
+    ...(have.primaryAddress !== undefined ? { primaryAddress: want.address } : {}),
+    ...(have.settings || want.settings ? { settings: { ...have.settings, ...want.settings } } : {}),
   };
 }
 

@@ -274,6 +274,27 @@ describe('ownership: a field the manifest leaves unset is observed and left alon
     const pruning = configFrom(docs(backend(), domain('example.com', '  aliasDomains: [example.org]\n  prune: {enabled: true}'), user('dave@example.com')));
     const result = plan(pruning, state(), { capabilities: noDomains });
     expect(outline(result)).toEqual(['+ user dave@example.com']);
-    expect(result.backends[0]!.notApplicable.map((n) => `${n.resource} ${n.field}`)).toEqual(['domain domain', 'domain aliasDomains', 'domain prune']);
+    expect(result.backends[0]!.notApplicable.map((n) => `${n.resource} ${n.field}`)).toEqual(['domain domain', 'domain aliasDomains']);
+  });
+
+  it('lets a domain prune its users on a backend without domains (MailStore: the users are there, the domain is not)', () => {
+    const noDomains: Capabilities = { ...JAMES_CAPABILITIES, domains: false, aliasDomains: false, userDeletion: 'the archive is kept' };
+    const pruning = configFrom(docs(backend(), domain('example.com', '  prune: {enabled: true, maxUserDeletionPercent: 50}'), user('dave@example.com')));
+    const observed = state({ users: new Map(['dave@example.com', 'erin@example.com', 'frank@example.org'].map((a) => [a, observedUser(a)])) });
+    const result = plan(pruning, observed, { capabilities: noDomains });
+    expect(outline(result)).toEqual(['~ user dave@example.com', '- user erin@example.com']);
+    expect(result.backends[0]!.changes.at(-1)!.reason).toBe('not declared; MailDomain "example-com" prunes; the archive is kept');
+  });
+
+  it('keeps an alias as an address of its one member where the backend says so, and shows the others as not applicable', () => {
+    const oneUser: Capabilities = { ...JAMES_CAPABILITIES, aliasMembers: 'one-user' };
+    const aliases = configFrom(docs(backend(), domain('example.com'), user('dave@example.com'),
+      alias('dave.s@example.com', ['dave@example.com']), alias('ext@example.com', ['someone@elsewhere.org']), alias('all@example.com', ['dave@example.com', 'x@example.com'])));
+    const result = plan(aliases, state(), { capabilities: oneUser });
+    expect(outline(result)).toContain('+ group dave.s@example.com');
+    expect(result.backends[0]!.notApplicable.map((n) => `${n.key}: ${n.reason}`)).toEqual([
+      'all@example.com: james keeps only aliases with one member, as an address of that user',
+      'ext@example.com: james keeps an alias only as an address of a user it serves; someone@elsewhere.org is not one',
+    ]);
   });
 });
