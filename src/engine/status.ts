@@ -7,7 +7,7 @@
 //   Synced — the last reconcile could do everything it had to (nothing failed, nothing blocked).
 // Every reason is one a person can act on; the message says where and why.
 import type { Condition } from '../model/schema.ts';
-import { objectKey, type Config, type ObjectRef } from '../model/config.ts';
+import { globalQuotaOf, objectKey, type Config, type ObjectRef } from '../model/config.ts';
 import { resourceLabel, type Change, type Plan } from '../plan/index.ts';
 import type { NotApplicable } from '../plan/state.ts';
 import type { BackendErrorKind, TaskStatus } from './adapter.ts';
@@ -228,9 +228,12 @@ export function servingBackends(config: Config, ref: ObjectRef): string[] {
     case 'Alias':
       return config.aliases.find((a) => same(a.ref))?.backendIds ?? [];
     case 'QuotaPolicy':
-      // A global default acts on every backend; a policy used by reference acts through its users'
-      // and domains' changes, which carry their own status.
-      return config.globalQuota && same(config.globalQuota.ref) ? config.backends.map((b) => b.id) : [];
+    {
+      // A global default acts on every backend of its namespace; a policy used by reference acts
+      // through its users' and domains' changes, which carry their own status.
+      const global = globalQuotaOf(config, ref.namespace);
+      return global && same(global.ref) ? config.backends.filter((b) => b.ref.namespace === ref.namespace).map((b) => b.id) : [];
+    }
   }
 }
 

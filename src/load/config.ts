@@ -145,17 +145,18 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
   // --- QuotaPolicy
   const policies = new Map<string, QuotaLimits>();
   const throttles = new Map<string, Throttle>();
-  let globalQuota: GlobalQuotaDecl | null = null;
+  const globalQuotas: GlobalQuotaDecl[] = [];
   for (const item of ofKind<QuotaPolicy>('QuotaPolicy')) {
     const limits = parseLimits(item, ['spec'], item.value.spec, report);
     const throttle = item.value.spec.throttle ? parseThrottle(item, item.value.spec.throttle, report) : null;
     policies.set(`${item.ref.namespace}/${item.ref.name}`, limits);
     if (throttle) throttles.set(`${item.ref.namespace}/${item.ref.name}`, throttle);
     if (item.value.spec.globalDefault) {
-      if (globalQuota) {
-        report(item, ['spec', 'globalDefault'], `only one QuotaPolicy may be the global default; ${describeObject(globalQuota.ref)} already is (${formatPosition(globalQuota.ref.source)})`);
+      const earlier = globalQuotas.find((g) => g.ref.namespace === item.ref.namespace);
+      if (earlier) {
+        report(item, ['spec', 'globalDefault'], `only one QuotaPolicy per namespace may be the global default; ${describeObject(earlier.ref)} already is (${formatPosition(earlier.ref.source)})`);
       } else {
-        globalQuota = { ref: item.ref, limits, throttle };
+        globalQuotas.push({ ref: item.ref, limits, throttle });
       }
     }
   }
@@ -409,7 +410,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       domains: [...domains.values()].map(({ located: _located, ...decl }) => decl),
       users,
       aliases,
-      globalQuota,
+      globalQuotas,
       quotaPolicies: ofKind<QuotaPolicy>('QuotaPolicy').map((item) => item.ref),
       skippedDocuments,
       warnings,

@@ -140,8 +140,11 @@ export interface Config {
   domains: DomainDecl[];
   users: UserDecl[];
   aliases: AliasDecl[];
-  /** The QuotaPolicy marked globalDefault, if any. */
-  globalQuota: GlobalQuotaDecl | null;
+  /**
+   * The QuotaPolicies marked globalDefault: at most one per namespace, acting on the backends of
+   * that namespace (a cluster's namespaces do not reach into each other).
+   */
+  globalQuotas: GlobalQuotaDecl[];
   /** Every QuotaPolicy (their limits reach users through references and the global default). */
   quotaPolicies: ObjectRef[];
   /** Objects to delete from their backends (the controller's finalizers); absent in file mode. */
@@ -164,4 +167,9 @@ export function effectiveQuota(user: QuotaLimits | null, domain: QuotaLimits | n
     storage: user?.storage ?? domain?.storage ?? global?.storage ?? null,
     messages: user?.messages ?? domain?.messages ?? global?.messages ?? null,
   };
+}
+
+/** The global default QuotaPolicy of a namespace (the namespace of the backends it acts on). */
+export function globalQuotaOf(config: Pick<Config, 'globalQuotas'>, namespace: string): GlobalQuotaDecl | null {
+  return config.globalQuotas.find((g) => g.ref.namespace === namespace) ?? null;
 }

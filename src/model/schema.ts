@@ -494,7 +494,7 @@ export const QuotaPolicySpec = Type.Object(
         default: false,
         description:
           'Apply to every user whose own quota and whose domain’s default quota leave a limit unset. ' +
-          'At most one QuotaPolicy may be the global default.',
+          'At most one QuotaPolicy per namespace may be the global default; it acts on the backends of its namespace.',
       }),
     ),
   },

@@ -2,7 +2,7 @@
 // configuration declares is in it (the ownership rule, see state.ts). Fields the backend cannot
 // represent are set aside as "not applicable" (and shown in the plan); quota levels the backend
 // lacks are folded into each user. Pure.
-import { effectiveQuota, objectKey, type Config, type DomainDecl, type ObjectRef, type QuotaLimits } from '../model/config.ts';
+import { effectiveQuota, globalQuotaOf, objectKey, type Config, type DomainDecl, type ObjectRef, type QuotaLimits } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
 import { roundStorage, type Capabilities } from './capabilities.ts';
 import type { DesiredBackendState, DesiredDomain, DesiredUser, NotApplicable } from './state.ts';
@@ -95,7 +95,8 @@ export function desiredStateFor(
     });
   }
 
-  const global = config.globalQuota;
+  const namespace = config.backends.find((b) => b.id === backendId)?.ref.namespace ?? backendId.slice(0, backendId.indexOf('/'));
+  const global = globalQuotaOf(config, namespace);
   if (global && capabilities.quota.global) {
     const limits = representable(global.limits, 'globalQuota', 'global', global.ref, 'limits');
     desired.globalQuota = { owner: global.ref, limits: { storage: limits.storage ?? null, messages: limits.messages ?? null } };

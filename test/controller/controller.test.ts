@@ -253,6 +253,29 @@ spec: {domain: nowhere.example, backendRefs: [{name: james}]}`);
     }
   }, 60_000);
 
+  it('reports /readyz false while the API server is gone, and picks its watches up again when it is back', async () => {
+    // Without leader election here: the lease could not be renewed while the API server is away.
+    await controller.stop();
+    controller = await cluster.startController(['--resync-interval', '4s']);
+    await controller.leading();
+    const readyz = async () => (await fetch(`${controller.probesUrl}/readyz`)).status;
+    expect(await readyz()).toBe(200);
+
+    await cluster.kube.stopApiServer();
+    await eventually('/readyz false', async () => ((await readyz()) === 503 ? true : undefined), 20_000);
+    expect(await controller.metric('mailops_watch_up')).toBeLessThan(6);
+    await cluster.kube.startApiServer();
+    await eventually('/readyz true again', async () => ((await readyz()) === 200 ? true : undefined), 60_000);
+    expect(await controller.metric('mailops_watch_up')).toBe(6);
+
+    // The restarted watches deliver: a change made now is reconciled.
+    await cluster.kubectl(['patch', 'mailuser', 'fine', '-n', 'inv', '--type=merge', '-p', '{"spec":{"extraAddresses":["f@inv.example","fine.again@inv.example"]}}']);
+    await eventually('the change after the outage on James', async () => (james.state.mappings['fine.again@inv.example'] ? true : undefined));
+    expect(await controller.stop()).toBe(0);
+    controller = await cluster.startController(['--resync-interval', '4s', '--leader-elect']);
+    await controller.leading(30_000);
+  }, 120_000);
+
   it('never shows a password in logs, events or status', async () => {
     const everything = [
       cluster.controllerLogs(),

@@ -7,6 +7,8 @@ import type { MailResource } from '../../src/controller/kube.ts';
 import { WorkQueue } from '../../src/controller/queue.ts';
 import { ClusterRecordStore } from '../../src/controller/records.ts';
 import { statusPatch } from '../../src/controller/writes.ts';
+import { JAMES_CAPABILITIES } from '../../src/backends/james/adapter.ts';
+import { desiredStateFor } from '../../src/plan/desired.ts';
 
 let uid = 0;
 const resource = (kind: MailResource['kind'], name: string, spec: Record<string, unknown>, extra: Partial<MailResource['metadata']> = {}): MailResource => ({
@@ -57,6 +59,21 @@ describe('cluster objects → configuration', () => {
     const alone = clusterConfig([backend, domain(deleting)]);
     expect(alone.config.domains).toEqual([]);
     expect(alone.config.deletions?.map((d) => [d.resource, d.key])).toEqual([['domain', 'example.com']]);
+  });
+});
+
+describe('namespaces', () => {
+  it('give each its own global default QuotaPolicy, acting on that namespace’s backends only', () => {
+    const inNamespace = (namespace: string, r: MailResource): MailResource => ({ ...r, metadata: { ...r.metadata, namespace } });
+    const global = (storage: string) => resource('QuotaPolicy', 'default-quota', { storage, globalDefault: true });
+    const { config, excluded } = clusterConfig([
+      inNamespace('a', backend), inNamespace('a', global('1Gi')),
+      inNamespace('b', backend), inNamespace('b', global('2Gi')),
+    ]);
+    expect(excluded.size).toBe(0);
+    const limitOn = (backendId: string) => desiredStateFor(config, backendId, 'james', JAMES_CAPABILITIES, new Map()).globalQuota?.limits?.storage;
+    expect(limitOn('a/james')).toBe(1024 ** 3);
+    expect(limitOn('b/james')).toBe(2 * 1024 ** 3);
   });
 });
 

@@ -1,3 +1,4 @@
+import { globalQuotaOf } from '../../src/model/config.ts';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
 import { tree } from '../support/files.ts';
@@ -62,7 +63,7 @@ describe('loading manifests', () => {
       { storage: null, messages: 100 },
     ]);
     expect(config.domains[0]!.defaultQuota).toEqual({ storage: 1024 ** 3, messages: null });
-    expect(config.globalQuota?.limits).toEqual({ storage: 2 * 1024 ** 3, messages: null });
+    expect(globalQuotaOf(config, 'default')?.limits).toEqual({ storage: 2 * 1024 ** 3, messages: null });
   });
 });
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Agent, fetch } from 'undici';
-import { freePort, startServerProcess, tail, type ServerProcess } from './processes.ts';
+import { freePort, startServerProcess, tail } from './processes.ts';
 
 const START_TIMEOUT_MS = 60_000;
 const BUILD_TIMEOUT_MS = 30 * 60_000;
@@ -26,6 +26,9 @@ export interface RealKube {
   workDir: string;
   /** Writes a kubeconfig that authenticates with `token` (a ServiceAccount's) and returns its path. */
   kubeconfigFor(token: string, name: string): string;
+  /** Kills the API server (etcd keeps the data); `start` brings it back on the same port. */
+  stopApiServer(): Promise<void>;
+  startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,59 +80,62 @@ export async function startRealKube(): Promise<RealKube> {
     { cwd: workDir, logFile: etcdLog, workDir, graceMs: 3_000, removeWorkDir: false },
   );
   const apiLog = join(workDir, 'kube-apiserver.log');
-  const api = startServerProcess(
-    join(bin, 'kube-apiserver'),
-    [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--cert-dir=${certDir}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--allow-privileged=true',
-      '--disable-admission-plugins=ServiceAccount',
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${join(workDir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
-      `--token-auth-file=${join(workDir, 'tokens.csv')}`,
-    ],
-    // The API server takes its time over a graceful shutdown; the tests do not need one.
-    { cwd: workDir, logFile: apiLog, workDir, graceMs: 2_000, removeWorkDir: false },
-  );
-  const processes: ServerProcess[] = [api, etcd];
+  const apiArgs = [
+    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+    `--secure-port=${apiPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--cert-dir=${certDir}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--allow-privileged=true',
+    '--disable-admission-plugins=ServiceAccount',
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${join(workDir, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
+    `--token-auth-file=${join(workDir, 'tokens.csv')}`,
+  ];
+  // The API server takes its time over a graceful shutdown; the tests do not need one.
+  const startApi = () => startServerProcess(join(bin, 'kube-apiserver'), apiArgs, { cwd: workDir, logFile: apiLog, workDir, graceMs: 2_000, removeWorkDir: false });
+  let api = startApi();
   const stop = async () => {
-    for (const p of processes) await p.stop();
+    for (const p of [api, etcd]) await p.stop();
     const { rmSync } = await import('node:fs');
     rmSync(workDir, { recursive: true, force: true });
   };
 
   const url = `https://127.0.0.1:${apiPort}`;
   // The serving certificate is made at start-up; until it exists, readiness is asked without verification.
-  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const ended = api.ended() ?? etcd.ended();
-    if (ended !== undefined) {
-      const logs = `etcd:\n${tail(etcdLog, 20)}\nkube-apiserver:\n${tail(apiLog, 40)}`;
-      await stop();
-      throw new Error(`the test API server stopped early (${ended}):\n${logs}`);
-    }
+  const waitReady = async () => {
+    const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+    const deadline = Date.now() + START_TIMEOUT_MS;
     try {
-      const res = await fetch(`${url}/readyz`, { headers: { authorization: `Bearer ${adminToken}` }, dispatcher: insecure, signal: AbortSignal.timeout(2000) });
-      const text = await res.text();
-      if (res.status === 200 && text === 'ok') break;
-    } catch {
-      // not listening yet
+      for (;;) {
+        const ended = api.ended() ?? etcd.ended();
+        if (ended !== undefined) {
+          const logs = `etcd:\n${tail(etcdLog, 20)}\nkube-apiserver:\n${tail(apiLog, 40)}`;
+          await stop();
+          throw new Error(`the test API server stopped early (${ended}):\n${logs}`);
+        }
+        try {
+          const res = await fetch(`${url}/readyz`, { headers: { authorization: `Bearer ${adminToken}` }, dispatcher: insecure, signal: AbortSignal.timeout(2000) });
+          const text = await res.text();
+          if (res.status === 200 && text === 'ok') return;
+        } catch {
+          // not listening yet
+        }
+        if (Date.now() > deadline) {
+          const logs = tail(apiLog, 40);
+          await stop();
+          throw new Error(`kube-apiserver was not ready within ${START_TIMEOUT_MS / 1000} s:\n${logs}`);
+        }
+        await sleep(250);
+      }
+    } finally {
+      await insecure.close();
     }
-    if (Date.now() > deadline) {
-      const logs = tail(apiLog, 40);
-      await stop();
-      throw new Error(`kube-apiserver was not ready within ${START_TIMEOUT_MS / 1000} s:\n${logs}`);
-    }
-    await sleep(250);
-  }
-  await insecure.close();
+  };
+  await waitReady();
 
   const caFile = join(certDir, 'apiserver.crt');
   const kubeconfigFor = (token: string, name: string) => {
@@ -137,5 +143,17 @@ export async function startRealKube(): Promise<RealKube> {
     writeFileSync(file, kubeconfigText(url, token, name, caFile), { mode: 0o600 });
     return file;
   };
-  return { url, adminToken, kubeconfig: kubeconfigFor(adminToken, 'admin'), workDir, kubeconfigFor, stop };
+  return {
+    url,
+    adminToken,
+    kubeconfig: kubeconfigFor(adminToken, 'admin'),
+    workDir,
+    kubeconfigFor,
+    stopApiServer: () => api.stop(),
+    startApiServer: async () => {
+      api = startApi();
+      await waitReady();
+    },
+    stop,
+  };
 }

@@ -1,6 +1,7 @@
 // What an iRedAdmin-Pro configuration is made of, as the loader reads it: the backend's credentials and settings,
 // and QuotaPolicy throttles, where they apply and how bad ones are refused (file, line, column, field).
 import { describe, expect, it } from 'vitest';
+import { globalQuotaOf } from '../../../src/model/config.ts';
 import { configFrom, docs, domain, quotaPolicy, user } from '../../support/manifests.ts';
 import { iredadminBackend } from './support.ts';
 
@@ -40,7 +41,7 @@ describe('QuotaPolicy throttles', () => {
       user('bob@example.com', '  quota: {storage: 1Gi}'),
     ));
     const strict = { inbound: null, outbound: { period: 3600, maxMessageSize: 10 * 1024 * 1024, maxMessages: null, maxTotalSize: null } };
-    expect(config.globalQuota!.throttle).toEqual({ inbound: { period: 1800, maxMessageSize: null, maxMessages: 1000, maxTotalSize: null }, outbound: null });
+    expect(globalQuotaOf(config, 'default')!.throttle).toEqual({ inbound: { period: 1800, maxMessageSize: null, maxMessages: 1000, maxTotalSize: null }, outbound: null });
     expect(config.domains[0]!.throttle).toEqual(strict);
     expect(config.users.map((u) => [u.address, u.throttle])).toEqual([['alice@example.com', strict], ['bob@example.com', null]]);
   });
@@ -55,6 +56,6 @@ describe('QuotaPolicy throttles', () => {
 
   it('a direction whose limits are all unlimited throttles nothing', () => {
     const config = configFrom(docs(base, quotaPolicy('p', '  globalDefault: true\n  throttle:\n    inbound: {period: 1h, maxMessages: unlimited}')));
-    expect(config.globalQuota!.throttle).toEqual({ inbound: null, outbound: null });
+    expect(globalQuotaOf(config, 'default')!.throttle).toEqual({ inbound: null, outbound: null });
   });
 });
