@@ -34,13 +34,14 @@ export class BackendMetrics {
     });
   }
 
-  /** The backend registry's adapters, each HTTP exchange counted and timed. */
-  adapterFactory(): AdapterFactory {
+  /** The backend registry's adapters, each HTTP exchange counted and timed (and `onExchange` told). */
+  adapterFactory(onExchange?: () => void): AdapterFactory {
     return (backend, credentials, log) =>
       createAdapter(backend, credentials, log, {
         onExchange: (e) => {
           this.requests.inc({ backend: e.backend, operation: e.operation, code: e.code });
           this.latency.observe({ backend: e.backend, operation: e.operation }, e.seconds);
+          onExchange?.();
         },
       });
   }
