@@ -285,12 +285,15 @@ class Watcher {
 
     // 2. A commit not in force is loaded and validated; a broken one once only, never in a loop.
     let newCommit = false;
+    // Status changes are gathered and made together at the end, so that /status never shows half a run.
+    let attempt: { revision: string; result: RunResult; errors: string[] } | undefined;
+    let converged: string | undefined;
     if (head !== undefined && head !== this.#inForce?.revision && !this.#invalid.has(head)) {
       run.attemptedRevision = head;
       const loaded = await this.#load(head);
       if ('errors' in loaded) {
         this.#invalid.add(head);
-        this.#recordAttempt(head, 'Invalid', loaded.errors);
+        attempt = { revision: head, result: 'Invalid', errors: loaded.errors };
         run.errors.push(...loaded.errors);
         this.#log.warn({ revision: head, errors: loaded.errors }, 'the new commit is invalid: not applied; the previous configuration stays in force');
         if (!this.#inForce) await this.#adoptLastGood();
@@ -310,7 +313,10 @@ class Watcher {
     if (this.#inForce && (newCommit || backToInForce || reconcileDue)) {
       // Drift runs of an older commit do not speak for a newer broken one.
       const isAttempt = head !== undefined ? head === this.#inForce.revision : !(this.#status.lastAttemptResult === 'Invalid' && this.#status.lastAttemptedRevision !== this.#inForce.revision);
-      result = await this.#reconcile(this.#inForce, run, isAttempt);
+      const reconciled = await this.#reconcile(this.#inForce, run);
+      result = reconciled.result;
+      if (isAttempt) attempt = { revision: this.#inForce.revision, ...reconciled };
+      if (result === 'Applied') converged = this.#inForce.revision;
       this.#nextReconcile = Date.now() + this.#delayAfter(result, intervalMs);
     } else if (reconcileDue) {
       this.#nextReconcile = Date.now() + this.#retryDelay(intervalMs);
@@ -320,6 +326,14 @@ class Watcher {
     this.#nextFetch = Date.now() + (head === undefined ? this.#retryDelay(fetchIntervalMs) : fetchIntervalMs);
     run.trigger = trigger;
 
+    if (attempt) this.#recordAttempt(attempt.revision, attempt.result, attempt.errors);
+    if (converged !== undefined) {
+      if (this.#status.lastAppliedRevision !== converged) {
+        this.#status.lastAppliedRevision = converged;
+        this.#status.lastAppliedTime = new Date().toISOString();
+      }
+      this.#metrics.lastApplied.set(Date.now() / 1000);
+    }
     if (result !== undefined) {
       run.result = result;
       run.finishedAt = new Date().toISOString();
@@ -330,6 +344,7 @@ class Watcher {
     this.#firstRunDone = true;
     this.#updateReady(head);
     await this.#writeStatus();
+    if (converged !== undefined) await this.#git.keepAsLastGood(converged).catch((error: Error) => this.#log.warn({ error: error.message }, 'cannot mark the last good commit'));
   }
 
   #delayAfter(result: RunResult, intervalMs: number): number {
@@ -389,7 +404,7 @@ class Watcher {
   }
 
   /** Observe every backend once, plan from that observation, apply; under the state directory's lock. */
-  async #reconcile(target: Revision, run: RunRecord, isAttempt: boolean): Promise<RunResult> {
+  async #reconcile(target: Revision, run: RunRecord): Promise<{ result: RunResult; errors: string[] }> {
     const { config, revision, tree } = target;
     run.appliedRevision = revision;
     let unlock: () => Promise<void>;
@@ -399,7 +414,7 @@ class Watcher {
       if (!(error instanceof StateLockedError)) throw error;
       run.errors.push(error.message);
       this.#log.warn({ error: error.message }, 'the state directory is locked; trying again shortly');
-      return 'StateLocked';
+      return { result: 'StateLocked', errors: [error.message] };
     }
     try {
       await this.#records.reread();
@@ -427,20 +442,11 @@ class Watcher {
       const applied = report.results.filter((r) => r.outcome === 'applied').map((r) => `${r.backendName}: ${describeChange(r.change)}`);
       this.#log.info({ revision, result, changes: run.changes, ...(applied.length ? { applied } : {}), ...(errors.length ? { errors } : {}) }, applied.length ? 'applied' : 'reconciled');
 
-      if (isAttempt) this.#recordAttempt(revision, result, errors);
-      if (result === 'Applied') {
-        if (this.#status.lastAppliedRevision !== revision) {
-          this.#status.lastAppliedRevision = revision;
-          this.#status.lastAppliedTime = new Date().toISOString();
-        }
-        this.#metrics.lastApplied.set(Date.now() / 1000);
-        await this.#git.keepAsLastGood(revision);
-      }
-      return result;
+      return { result, errors };
     } catch (error) {
       run.errors.push((error as Error).message);
       this.#log.error({ revision, error: (error as Error).message, stack: (error as Error).stack }, 'the run failed');
-      return 'Failed';
+      return { result: 'Failed', errors: [(error as Error).message] };
     } finally {
       await unlock();
     }

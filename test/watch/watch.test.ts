@@ -1,0 +1,285 @@
+// `mailops watch` end to end: a git repository made with the real git client, the watcher as a
+// process, the James emulator as the backend. What is asserted is what an administrator sees: the
+// status (file and endpoint), the metrics, and the users and mappings on the server.
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
+import { backend, domain, user } from '../support/manifests.ts';
+import { RawJames } from '../support/james-targets.ts';
+import { tempDir } from '../support/cli.ts';
+import type { WatchStatus } from '../../src/watch/status.ts';
+import { TestRepository, eventually, startWatch, type WatchProcess } from '../support/watch.ts';
+
+const PASSWORDS: Record<string, string> = {
+  alice: 'Alice-W4tch!', bob: 'Bob-W4tch!', carol: 'Carol-W4tch!', erin: 'Erin-W4tch!', frank: 'Frank-W4tch!',
+  gina: 'Gina-W4tch!', heidi: 'Heidi-W4tch!', ivan: 'Ivan-W4tch!', judy: 'Judy-W4tch!', karl: 'Karl-W4tch!',
+};
+const secretEnv = Object.fromEntries(Object.entries(PASSWORDS).map(([name, pw]) => [`MAILOPS_SECRET_${name.toUpperCase()}_PASSWORD`, pw]));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** keep.example prunes (up to half its users at once); hold.example does not. */
+const PRUNES = 'prune: {enabled: true, maxUserDeletionPercent: 50}';
+
+describe('mailops watch on a local repository', () => {
+  let james: JamesEmulator;
+  let repo: TestRepository;
+  let watch: WatchProcess;
+  let stateDir: string;
+  const commits: Record<string, string> = {};
+
+  beforeAll(async () => {
+    james = await startJamesEmulator({});
+    repo = await TestRepository.create();
+    stateDir = await tempDir('mailops-watch-state-');
+    await repo.write('README.md', 'Mail configuration: mailops applies config/.\n');
+    await repo.write('config/backend.yaml', backend('james', james.url));
+    await repo.write('config/domains.yaml', `${domain('keep.example', `  ${PRUNES}`)}\n---\n${domain('hold.example')}`);
+    for (const [name, address] of [['alice', 'alice@keep.example'], ['bob', 'bob@keep.example'], ['carol', 'carol@hold.example']] as const) {
+      await repo.write(`config/users/${name}.yaml`, user(address));
+    }
+    commits.first = await repo.commit('First users');
+    watch = await startWatch(['--repo', repo.dir, '--path', 'config/', '--interval', '1s', '--state-dir', stateDir], secretEnv);
+  });
+  afterAll(async () => {
+    await watch?.stop();
+    await james?.close();
+  });
+
+  it('applies the first commit', async () => {
+    const status = await watch.until('the first commit applied', (s) => s.lastAppliedRevision === commits.first);
+    expect(status).toMatchObject({ lastAttemptedRevision: commits.first, lastAttemptResult: 'Applied', revisionInForce: commits.first, branch: 'main', path: 'config' });
+    expect(status.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'Applied' });
+    expect(james.state.users).toEqual(expect.arrayContaining(['alice@keep.example', 'bob@keep.example', 'carol@hold.example']));
+    expect(await new RawJames(james.url).passwordWorks('alice@keep.example', PASSWORDS.alice!)).toBe(true);
+    // The status file says the same as the endpoint.
+    expect(JSON.parse(await readFile(watch.statusFile, 'utf8'))).toMatchObject({ lastAppliedRevision: commits.first });
+    expect(await (await fetch(`${watch.url}/readyz`)).text()).toContain(`commit ${commits.first} in force`);
+  });
+
+  it('applies a second commit', async () => {
+    await repo.write('config/users/erin.yaml', user('erin@keep.example'));
+    await repo.write('config/users/bob.yaml', user('bob@keep.example', '  extraAddresses: [robert@keep.example]'));
+    commits.second = await repo.commit('Erin joins; Bob is also Robert');
+    const status = await watch.until('the second commit applied', (s) => s.lastAppliedRevision === commits.second);
+    expect(status.runs.find((r) => r.attemptedRevision === commits.second)).toMatchObject({ appliedRevision: commits.second, result: 'Applied', trigger: 'commit' });
+    expect(james.state.users).toContain('erin@keep.example');
+    expect(james.state.mappings['robert@keep.example']).toEqual([{ type: 'Alias', mapping: 'bob@keep.example' }]);
+  });
+
+  it('reports a broken commit with file, line and field, applies nothing of it, and validates it only once', async () => {
+    await repo.write('config/users/broken.yaml', user('not-an-address', '', 'broken'));
+    await repo.write('config/users/frank.yaml', user('frank@keep.example'));
+    commits.broken = await repo.commit('Frank, and a typo');
+    const status = await watch.until('the broken commit reported', (s) => s.lastAttemptedRevision === commits.broken);
+    expect(status).toMatchObject({ lastAttemptResult: 'Invalid', lastAppliedRevision: commits.second, revisionInForce: commits.second });
+    expect(status.lastAttemptErrors).toEqual([
+      'config/users/broken.yaml:5:12: MailUser "broken" spec.address: "not-an-address" is not a valid mail address (ASCII, like user@example.com)',
+    ]);
+    expect(status.conditions[0]).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(status.conditions[0]!.message).toContain('config/users/broken.yaml:5:12');
+    expect(await (await fetch(`${watch.url}/readyz`)).text()).toContain(`commit ${commits.second} in force`);
+    expect(await watch.metric('mailops_watcher_revision_info', { role: 'applied', revision: commits.second! })).toBe(1);
+    expect(await watch.metric('mailops_watcher_ready')).toBe(0);
+
+    // Later runs reconcile the last good commit; the broken one is not validated again.
+    const reported = status.runs[0]!;
+    const later = await watch.until('two more runs', (s) => s.runs.findIndex((r) => r.startedAt === reported.startedAt) >= 2);
+    expect(later.runs.slice(0, 2).map((r) => r.appliedRevision)).toEqual([commits.second, commits.second]);
+    expect(watch.log().split('\n').filter((l) => l.includes('the new commit is invalid'))).toHaveLength(1);
+    expect(james.state.users).not.toContain('frank@keep.example');
+  });
+
+  it('corrects drift at the next interval from the commit in force, while the newest is broken', async () => {
+    const raw = new RawJames(james.url);
+    await raw.ok('DELETE', '/users/alice@keep.example');
+    await raw.ok('PUT', '/address/aliases/bob@keep.example/sources/bobby@keep.example');
+    await eventually('alice back and the stray alias gone', async () => (james.state.users.includes('alice@keep.example') && !james.state.mappings['bobby@keep.example'] ? true : undefined));
+    const status = await watch.status();
+    expect(status).toMatchObject({ lastAppliedRevision: commits.second, lastAttemptedRevision: commits.broken, lastAttemptResult: 'Invalid' });
+    expect(await raw.passwordWorks('alice@keep.example', PASSWORDS.alice!)).toBe(true);
+  });
+
+  it('applies the fixed commit', async () => {
+    await repo.write('config/users/broken.yaml', user('gina@keep.example', '', 'gina'));
+    commits.fixed = await repo.commit('Fix the typo: it is Gina');
+    const status = await watch.until('the fixed commit applied', (s) => s.lastAppliedRevision === commits.fixed);
+    expect(status).toMatchObject({ lastAttemptedRevision: commits.fixed, lastAttemptResult: 'Applied' });
+    expect(status.lastAttemptErrors).toBeUndefined();
+    expect(status.conditions[0]).toMatchObject({ status: 'True', reason: 'Applied' });
+    expect(james.state.users).toEqual(expect.arrayContaining(['frank@keep.example', 'gina@keep.example']));
+  });
+
+  it('deletes a removed user only where its domain prunes', async () => {
+    await repo.remove('config/users/erin.yaml', 'config/users/carol.yaml');
+    commits.removed = await repo.commit('Erin and Carol leave');
+    const status = await watch.until('the removal applied', (s) => s.lastAppliedRevision === commits.removed);
+    expect(james.state.users).not.toContain('erin@keep.example'); // keep.example prunes
+    expect(james.state.users).toContain('carol@hold.example'); // hold.example does not: left alone
+    expect(status.runs.find((r) => r.attemptedRevision === commits.removed)!.changes).toMatchObject({ applied: 1, failed: 0 });
+  });
+
+  it('holds back a mass deletion (the safety valve) and applies the rest', async () => {
+    // keep.example has alice, bob, frank and gina; removing three is more than its 50 %.
+    await repo.remove('config/users/alice.yaml', 'config/users/bob.yaml', 'config/users/frank.yaml');
+    await repo.write('config/users/heidi.yaml', user('heidi@hold.example'));
+    commits.mass = await repo.commit('Oops: three users removed');
+    const status = await watch.until('the refusal reported', (s) => s.lastAttemptedRevision === commits.mass);
+    expect(status).toMatchObject({ lastAttemptResult: 'Refused', lastAppliedRevision: commits.removed });
+    expect(status.lastAttemptErrors?.join('\n')).toMatch(/would delete 3 of the 4 users of keep\.example \(more than maxUserDeletionPercent: 50%\)/);
+    expect(james.state.users).toEqual(expect.arrayContaining(['alice@keep.example', 'bob@keep.example', 'frank@keep.example', 'heidi@hold.example']));
+
+    await repo.write('config/users/alice.yaml', user('alice@keep.example'));
+    await repo.write('config/users/bob.yaml', user('bob@keep.example', '  extraAddresses: [robert@keep.example]'));
+    await repo.write('config/users/frank.yaml', user('frank@keep.example'));
+    commits.restored = await repo.commit('Put them back');
+    await watch.until('the restored commit applied', (s) => s.lastAppliedRevision === commits.restored);
+  });
+
+  it('never shows a password in the status, the endpoint, the metrics or the logs', async () => {
+    const everything = [
+      await readFile(watch.statusFile, 'utf8'),
+      JSON.stringify(await watch.status()),
+      await (await fetch(`${watch.url}/metrics`)).text(),
+      watch.log(),
+      await readFile(path.join(stateDir, 'records.json'), 'utf8'),
+    ].join('\n');
+    for (const password of Object.values(PASSWORDS)) expect(everything).not.toContain(password);
+  });
+
+  it('stops on SIGTERM with exit code 0, the status written, and resumes from it after a restart', async () => {
+    expect(await watch.stop()).toBe(0);
+    expect(watch.log()).toContain('"msg":"stopped"');
+    const written = JSON.parse(await readFile(watch.statusFile, 'utf8')) as WatchStatus;
+    expect(written.lastAppliedRevision).toBe(commits.restored);
+
+    // The next watcher finds the clone and the status, and has nothing to change.
+    const writesBefore = james.requestLog.filter((r) => r.method !== 'GET').length;
+    watch = await startWatch(['--repo', repo.dir, '--path', 'config/', '--interval', '1s', '--state-dir', stateDir], secretEnv);
+    const status = await watch.until('a run after the restart', (s) => s.runs[0]!.trigger === 'start' && s.runs[0]!.startedAt > written.runs[0]!.startedAt);
+    expect(status).toMatchObject({ lastAppliedRevision: commits.restored, lastAttemptResult: 'Applied' });
+    expect(james.requestLog.filter((r) => r.method !== 'GET').length).toBe(writesBefore);
+  });
+});
+
+describe('mailops watch on a file:// URL', () => {
+  let james: JamesEmulator;
+  let repo: TestRepository;
+  let watch: WatchProcess;
+  let stateDir: string;
+  const commits: Record<string, string> = {};
+
+  beforeAll(async () => {
+    james = await startJamesEmulator({});
+    repo = await TestRepository.create('live');
+    stateDir = await tempDir('mailops-watch-state-');
+    await repo.write('mail.yaml', `${backend('james', james.url)}\n---\n${domain('url.example', `  ${PRUNES}`)}\n---\n${user('ivan@url.example')}`);
+    commits.first = await repo.commit('Ivan');
+    // Drift is looked for only every minute; the branch is fetched every second.
+    watch = await startWatch(['--repo', repo.fileUrl, '--branch', 'live', '--interval', '1m', '--fetch-interval', '1s', '--state-dir', stateDir], secretEnv);
+  });
+  afterAll(async () => {
+    await watch?.stop();
+    await james?.close();
+  });
+
+  it('applies the first commit, and a second one promptly, however long the drift interval', async () => {
+    await watch.until('the first commit applied', (s) => s.lastAppliedRevision === commits.first);
+    expect(james.state.users).toContain('ivan@url.example');
+    expect((await watch.status()).repository).toBe(repo.fileUrl);
+
+    await repo.write('judy.yaml', user('judy@url.example'));
+    commits.second = await repo.commit('Judy');
+    await watch.until('the second commit applied', (s) => s.lastAppliedRevision === commits.second, 10_000);
+    expect(james.state.users).toContain('judy@url.example');
+  });
+
+  it('costs the backend nothing between commits and intervals (fetches only)', async () => {
+    const before = james.requestLog.length;
+    const fetches = await watch.metric('mailops_watcher_fetches_total', { result: 'ok' });
+    await sleep(3_500);
+    expect(await watch.metric('mailops_watcher_fetches_total', { result: 'ok' })).toBeGreaterThanOrEqual(fetches + 2);
+    expect(james.requestLog.length).toBe(before);
+  });
+
+  it('reconciles at once on SIGHUP (systemctl reload)', async () => {
+    await new RawJames(james.url).ok('DELETE', '/users/ivan@url.example');
+    watch.signal('SIGHUP');
+    await watch.until('ivan back', (s) => s.runs[0]!.trigger === 'signal' && james.state.users.includes('ivan@url.example'), 10_000);
+  });
+
+  it('is suspended while the suspend file exists, and catches up when it is removed', async () => {
+    const suspendFile = (await watch.status()).suspendFile;
+    expect(suspendFile).toBe(path.join(stateDir, 'watch', 'suspend'));
+    await writeFile(suspendFile, 'maintenance\n');
+    await watch.until('suspended', (s) => s.suspended && s.conditions[0]!.reason === 'Suspended');
+    expect(await watch.metric('mailops_watcher_suspended')).toBe(1);
+    await repo.write('karl.yaml', user('karl@url.example'));
+    commits.third = await repo.commit('Karl, while suspended');
+    await sleep(2_500);
+    expect(await watch.status()).toMatchObject({ suspended: true, lastAppliedRevision: commits.second });
+    expect(james.state.users).not.toContain('karl@url.example');
+
+    await rm(suspendFile);
+    await watch.until('the commit made while suspended applied', (s) => !s.suspended && s.lastAppliedRevision === commits.third);
+    expect(james.state.users).toContain('karl@url.example');
+  });
+
+  it('waits while another mailops holds the state directory, then applies', async () => {
+    // A `mailops apply` by hand holds the lock (this test process stands in for it).
+    const lock = path.join(stateDir, 'apply.lock');
+    await writeFile(lock, `${process.pid} mailops apply\n`);
+    await repo.write('ivan.yaml', user('ivan@url.example', '  extraAddresses: [i@url.example]', 'ivan'));
+    await repo.write('mail.yaml', `${backend('james', james.url)}\n---\n${domain('url.example', `  ${PRUNES}`)}`);
+    commits.fourth = await repo.commit('Ivan in a file of his own, with a short address');
+    const locked = await watch.until('the run held back', (s) => s.runs[0]!.result === 'StateLocked');
+    expect(locked.runs[0]!.errors[0]).toMatch(new RegExp(`another mailops apply \\(pid ${process.pid}\\) is using ${stateDir}`));
+    expect(james.state.mappings['i@url.example']).toBeUndefined();
+
+    await rm(lock);
+    await watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
+    expect(james.state.mappings['i@url.example']).toEqual([{ type: 'Alias', mapping: 'ivan@url.example' }]);
+  });
+});
+
+const realJames = inject('realJames');
+
+describe.skipIf(realJames === null)('mailops watch against a real Apache James', () => {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const mailDomain = `watch-${suffix}.example`;
+  let watch: WatchProcess | undefined;
+  afterAll(async () => {
+    await watch?.stop();
+    const raw = new RawJames(realJames!.url, realJames!.token);
+    for (const address of [`alice@${mailDomain}`, `bob@${mailDomain}`]) await raw.call('DELETE', `/users/${address}`);
+    await raw.call('DELETE', `/domains/${mailDomain}`);
+  });
+
+  it('applies the first commit, a second one, and corrects drift', async () => {
+    const repo = await TestRepository.create();
+    const credentials = '  credentials:\n    tokenSecretRef: {name: james-admin, key: token}\n';
+    await repo.write('backend.yaml', backend('james', realJames!.url, credentials));
+    await repo.write('domain.yaml', domain(mailDomain, `  ${PRUNES}`));
+    await repo.write('users/alice.yaml', user(`alice@${mailDomain}`));
+    const first = await repo.commit('Alice');
+    watch = await startWatch(['--repo', repo.fileUrl, '--interval', '2s', '--state-dir', await tempDir('mailops-watch-state-')], {
+      ...secretEnv,
+      MAILOPS_SECRET_JAMES_ADMIN_TOKEN: realJames!.token,
+    });
+    await watch.until('the first commit applied', (s) => s.lastAppliedRevision === first, 60_000);
+    const raw = new RawJames(realJames!.url, realJames!.token);
+    expect(await raw.passwordWorks(`alice@${mailDomain}`, PASSWORDS.alice!)).toBe(true);
+
+    await repo.write('users/bob.yaml', user(`bob@${mailDomain}`));
+    const second = await repo.commit('Bob');
+    await watch.until('the second commit applied', (s) => s.lastAppliedRevision === second, 60_000);
+    expect(await raw.users()).toContain(`bob@${mailDomain}`);
+
+    await raw.ok('DELETE', `/users/alice@${mailDomain}`);
+    await eventually('alice restored on James', async () => ((await raw.users()).includes(`alice@${mailDomain}`) ? true : undefined), 60_000);
+    expect(await raw.passwordWorks(`alice@${mailDomain}`, PASSWORDS.alice!)).toBe(true);
+    const everything = `${watch.log()}${JSON.stringify(await watch.status())}${await (await fetch(`${watch.url}/metrics`)).text()}`;
+    expect(everything).not.toContain(realJames!.token);
+  });
+});
