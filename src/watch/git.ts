@@ -141,9 +141,10 @@ export function normaliseRepository(text: string, cwd: string): string {
   return path.resolve(cwd, text);
 }
 
-/** A URL as it may be shown: without anything that looks like a password. */
+/** A URL as it may be shown: without a password, or a token in place of an https user name. */
 export function redactUrl(text: string): string {
-  return text.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@]*@/, '$1(credentials)@');
+  return text.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/@]*)@/, (all, scheme: string, userinfo: string) =>
+    userinfo.includes(':') || /^https?:/i.test(scheme) ? `${scheme}(credentials)@` : all);
 }
 
 /** A branch name git accepts and nothing can take for an option. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
 import { backend, domain, user } from '../support/manifests.ts';
 import { RawJames } from '../support/james-targets.ts';
-import { tempDir } from '../support/cli.ts';
+import { mailops, tempDir } from '../support/cli.ts';
 import type { WatchStatus } from '../../src/watch/status.ts';
 import { TestRepository, eventually, startWatch, type WatchProcess } from '../support/watch.ts';
 
@@ -240,6 +240,26 @@ describe('mailops watch on a file:// URL', () => {
     await rm(lock);
     await watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
     expect(james.state.mappings['i@url.example']).toEqual([{ type: 'Alias', mapping: 'ivan@url.example' }]);
+  });
+});
+
+describe('mailops watch refuses', () => {
+  it('a second watcher of the same repository and state directory', async () => {
+    const repo = await TestRepository.create();
+    await repo.write('mail.yaml', backend('james', 'http://127.0.0.1:9'));
+    await repo.commit('A backend');
+    const stateDir = await tempDir('mailops-watch-state-');
+    const first = await startWatch(['--repo', repo.dir, '--interval', '1m', '--state-dir', stateDir], {});
+    const second = await mailops(['watch', '--repo', repo.dir, '--state-dir', stateDir, '--listen', '0'], {});
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`mailops: another mailops watch (pid ${first.child.pid}) watches ${repo.dir} (main, .) with the state directory ${stateDir}`);
+    expect(await first.stop()).toBe(0);
+  });
+
+  it('a URL with credentials in it, without printing them', async () => {
+    const result = await mailops(['watch', '--repo', 'https://deploy:glpat-s3cret@git.example.org/mail.git'], {});
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('mailops: --repo https://(credentials)@git.example.org/mail.git: credentials do not belong in the URL (they would be logged and stored); configure a git credential helper, or an ssh key, as described in the README\n');
   });
 });
 
