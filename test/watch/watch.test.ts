@@ -22,224 +22,219 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** keep.example prunes (up to half its users at once); hold.example does not. */
 const PRUNES = 'prune: {enabled: true, maxUserDeletionPercent: 50}';
 
-describe('mailops watch on a local repository', () => {
-  let james: JamesEmulator;
-  let repo: TestRepository;
-  let watch: WatchProcess;
-  let stateDir: string;
-  const commits: Record<string, string> = {};
-
+/** An emulator, a repository (on `branch`) and a state directory for one describe block, which starts `watch`. */
+function watchedRepository(branch: string) {
+  const context = { commits: {} as Record<string, string> } as { james: JamesEmulator; repo: TestRepository; stateDir: string; watch: WatchProcess | undefined; commits: Record<string, string> };
   beforeAll(async () => {
-    james = await startJamesEmulator({});
-    repo = await TestRepository.create();
-    stateDir = await tempDir('mailops-watch-state-');
-    await repo.write('README.md', 'Mail configuration: mailops applies config/.\n');
-    await repo.write('config/backend.yaml', backend('james', james.url));
-    await repo.write('config/domains.yaml', `${domain('keep.example', `  ${PRUNES}`)}\n---\n${domain('hold.example')}`);
-    for (const [name, address] of [['alice', 'alice@keep.example'], ['bob', 'bob@keep.example'], ['carol', 'carol@hold.example']] as const) {
-      await repo.write(`config/users/${name}.yaml`, user(address));
-    }
-    commits.first = await repo.commit('First users');
-    watch = await startWatch(['--repo', repo.dir, '--path', 'config/', '--interval', '1s', '--state-dir', stateDir], secretEnv);
+    context.james = await startJamesEmulator({});
+    context.repo = await TestRepository.create(branch);
+    context.stateDir = await tempDir('mailops-watch-state-');
   });
   afterAll(async () => {
-    await watch?.stop();
-    await james?.close();
+    await context.watch?.stop();
+    await context.james?.close();
+  });
+  return context as typeof context & { watch: WatchProcess };
+}
+
+describe('mailops watch on a local repository', () => {
+  const t = watchedRepository('main');
+  const { commits } = t;
+
+  beforeAll(async () => {
+    await t.repo.write('README.md', 'Mail configuration: mailops applies config/.\n');
+    await t.repo.write('config/backend.yaml', backend('james', t.james.url));
+    await t.repo.write('config/domains.yaml', `${domain('keep.example', `  ${PRUNES}`)}\n---\n${domain('hold.example')}`);
+    for (const [name, address] of [['alice', 'alice@keep.example'], ['bob', 'bob@keep.example'], ['carol', 'carol@hold.example']] as const) {
+      await t.repo.write(`config/users/${name}.yaml`, user(address));
+    }
+    commits.first = await t.repo.commit('First users');
+    t.watch = await startWatch(['--repo', t.repo.dir, '--path', 'config/', '--interval', '1s', '--state-dir', t.stateDir], secretEnv);
   });
 
   it('applies the first commit', async () => {
-    const status = await watch.until('the first commit applied', (s) => s.lastAppliedRevision === commits.first);
+    const status = await t.watch.until('the first commit applied', (s) => s.lastAppliedRevision === commits.first);
     expect(status).toMatchObject({ lastAttemptedRevision: commits.first, lastAttemptResult: 'Applied', revisionInForce: commits.first, branch: 'main', path: 'config' });
     expect(status.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'Applied' });
-    expect(james.state.users).toEqual(expect.arrayContaining(['alice@keep.example', 'bob@keep.example', 'carol@hold.example']));
-    expect(await new RawJames(james.url).passwordWorks('alice@keep.example', PASSWORDS.alice!)).toBe(true);
+    expect(t.james.state.users).toEqual(expect.arrayContaining(['alice@keep.example', 'bob@keep.example', 'carol@hold.example']));
+    expect(await new RawJames(t.james.url).passwordWorks('alice@keep.example', PASSWORDS.alice!)).toBe(true);
     // The status file says the same as the endpoint.
-    expect(JSON.parse(await readFile(watch.statusFile, 'utf8'))).toMatchObject({ lastAppliedRevision: commits.first });
-    expect(await (await fetch(`${watch.url}/readyz`)).text()).toContain(`commit ${commits.first} in force`);
+    expect(JSON.parse(await readFile(t.watch.statusFile, 'utf8'))).toMatchObject({ lastAppliedRevision: commits.first });
+    expect(await (await fetch(`${t.watch.url}/readyz`)).text()).toContain(`commit ${commits.first} in force`);
   });
 
   it('applies a second commit', async () => {
-    await repo.write('config/users/erin.yaml', user('erin@keep.example'));
-    await repo.write('config/users/bob.yaml', user('bob@keep.example', '  extraAddresses: [robert@keep.example]'));
-    commits.second = await repo.commit('Erin joins; Bob is also Robert');
-    const status = await watch.until('the second commit applied', (s) => s.lastAppliedRevision === commits.second);
+    await t.repo.write('config/users/erin.yaml', user('erin@keep.example'));
+    await t.repo.write('config/users/bob.yaml', user('bob@keep.example', '  extraAddresses: [robert@keep.example]'));
+    commits.second = await t.repo.commit('Erin joins; Bob is also Robert');
+    const status = await t.watch.until('the second commit applied', (s) => s.lastAppliedRevision === commits.second);
     expect(status.runs.find((r) => r.attemptedRevision === commits.second)).toMatchObject({ appliedRevision: commits.second, result: 'Applied', trigger: 'commit' });
-    expect(james.state.users).toContain('erin@keep.example');
-    expect(james.state.mappings['robert@keep.example']).toEqual([{ type: 'Alias', mapping: 'bob@keep.example' }]);
+    expect(t.james.state.users).toContain('erin@keep.example');
+    expect(t.james.state.mappings['robert@keep.example']).toEqual([{ type: 'Alias', mapping: 'bob@keep.example' }]);
   });
 
   it('reports a broken commit with file, line and field, applies nothing of it, and validates it only once', async () => {
-    await repo.write('config/users/broken.yaml', user('not-an-address', '', 'broken'));
-    await repo.write('config/users/frank.yaml', user('frank@keep.example'));
-    commits.broken = await repo.commit('Frank, and a typo');
-    const status = await watch.until('the broken commit reported', (s) => s.lastAttemptedRevision === commits.broken);
+    await t.repo.write('config/users/broken.yaml', user('not-an-address', '', 'broken'));
+    await t.repo.write('config/users/frank.yaml', user('frank@keep.example'));
+    commits.broken = await t.repo.commit('Frank, and a typo');
+    const status = await t.watch.until('the broken commit reported', (s) => s.lastAttemptedRevision === commits.broken);
     expect(status).toMatchObject({ lastAttemptResult: 'Invalid', lastAppliedRevision: commits.second, revisionInForce: commits.second });
     expect(status.lastAttemptErrors).toEqual([
       'config/users/broken.yaml:5:12: MailUser "broken" spec.address: "not-an-address" is not a valid mail address (ASCII, like user@example.com)',
     ]);
     expect(status.conditions[0]).toMatchObject({ status: 'False', reason: 'Invalid' });
     expect(status.conditions[0]!.message).toContain('config/users/broken.yaml:5:12');
-    expect(await (await fetch(`${watch.url}/readyz`)).text()).toContain(`commit ${commits.second} in force`);
-    expect(await watch.metric('mailops_watcher_revision_info', { role: 'applied', revision: commits.second! })).toBe(1);
-    expect(await watch.metric('mailops_watcher_ready')).toBe(0);
+    expect(await (await fetch(`${t.watch.url}/readyz`)).text()).toContain(`commit ${commits.second} in force`);
+    expect(await t.watch.metric('mailops_watcher_revision_info', { role: 'applied', revision: commits.second! })).toBe(1);
+    expect(await t.watch.metric('mailops_watcher_ready')).toBe(0);
 
     // Later runs reconcile the last good commit; the broken one is not validated again.
     const reported = status.runs[0]!;
-    const later = await watch.until('two more runs', (s) => s.runs.findIndex((r) => r.startedAt === reported.startedAt) >= 2);
+    const later = await t.watch.until('two more runs', (s) => s.runs.findIndex((r) => r.startedAt === reported.startedAt) >= 2);
     expect(later.runs.slice(0, 2).map((r) => r.appliedRevision)).toEqual([commits.second, commits.second]);
-    expect(watch.log().split('\n').filter((l) => l.includes('the new commit is invalid'))).toHaveLength(1);
-    expect(james.state.users).not.toContain('frank@keep.example');
+    expect(t.watch.log().split('\n').filter((l) => l.includes('the new commit is invalid'))).toHaveLength(1);
+    expect(t.james.state.users).not.toContain('frank@keep.example');
   });
 
   it('corrects drift at the next interval from the commit in force, while the newest is broken', async () => {
-    const raw = new RawJames(james.url);
+    const raw = new RawJames(t.james.url);
     await raw.ok('DELETE', '/users/alice@keep.example');
     await raw.ok('PUT', '/address/aliases/bob@keep.example/sources/bobby@keep.example');
-    await eventually('alice back and the stray alias gone', async () => (james.state.users.includes('alice@keep.example') && !james.state.mappings['bobby@keep.example'] ? true : undefined));
-    const status = await watch.status();
+    await eventually('alice back and the stray alias gone', async () => (t.james.state.users.includes('alice@keep.example') && !t.james.state.mappings['bobby@keep.example'] ? true : undefined));
+    const status = await t.watch.status();
     expect(status).toMatchObject({ lastAppliedRevision: commits.second, lastAttemptedRevision: commits.broken, lastAttemptResult: 'Invalid' });
     expect(await raw.passwordWorks('alice@keep.example', PASSWORDS.alice!)).toBe(true);
   });
 
   it('applies the fixed commit', async () => {
-    await repo.write('config/users/broken.yaml', user('gina@keep.example', '', 'gina'));
-    commits.fixed = await repo.commit('Fix the typo: it is Gina');
-    const status = await watch.until('the fixed commit applied', (s) => s.lastAppliedRevision === commits.fixed);
+    await t.repo.write('config/users/broken.yaml', user('gina@keep.example', '', 'gina'));
+    commits.fixed = await t.repo.commit('Fix the typo: it is Gina');
+    const status = await t.watch.until('the fixed commit applied', (s) => s.lastAppliedRevision === commits.fixed);
     expect(status).toMatchObject({ lastAttemptedRevision: commits.fixed, lastAttemptResult: 'Applied' });
     expect(status.lastAttemptErrors).toBeUndefined();
     expect(status.conditions[0]).toMatchObject({ status: 'True', reason: 'Applied' });
-    expect(james.state.users).toEqual(expect.arrayContaining(['frank@keep.example', 'gina@keep.example']));
+    expect(t.james.state.users).toEqual(expect.arrayContaining(['frank@keep.example', 'gina@keep.example']));
   });
 
   it('deletes a removed user only where its domain prunes', async () => {
-    await repo.remove('config/users/erin.yaml', 'config/users/carol.yaml');
-    commits.removed = await repo.commit('Erin and Carol leave');
-    const status = await watch.until('the removal applied', (s) => s.lastAppliedRevision === commits.removed);
-    expect(james.state.users).not.toContain('erin@keep.example'); // keep.example prunes
-    expect(james.state.users).toContain('carol@hold.example'); // hold.example does not: left alone
+    await t.repo.remove('config/users/erin.yaml', 'config/users/carol.yaml');
+    commits.removed = await t.repo.commit('Erin and Carol leave');
+    const status = await t.watch.until('the removal applied', (s) => s.lastAppliedRevision === commits.removed);
+    expect(t.james.state.users).not.toContain('erin@keep.example'); // keep.example prunes
+    expect(t.james.state.users).toContain('carol@hold.example'); // hold.example does not: left alone
     expect(status.runs.find((r) => r.attemptedRevision === commits.removed)!.changes).toMatchObject({ applied: 1, failed: 0 });
   });
 
   it('holds back a mass deletion (the safety valve) and applies the rest', async () => {
     // keep.example has alice, bob, frank and gina; removing three is more than its 50 %.
-    await repo.remove('config/users/alice.yaml', 'config/users/bob.yaml', 'config/users/frank.yaml');
-    await repo.write('config/users/heidi.yaml', user('heidi@hold.example'));
-    commits.mass = await repo.commit('Oops: three users removed');
-    const status = await watch.until('the refusal reported', (s) => s.lastAttemptedRevision === commits.mass);
+    await t.repo.remove('config/users/alice.yaml', 'config/users/bob.yaml', 'config/users/frank.yaml');
+    await t.repo.write('config/users/heidi.yaml', user('heidi@hold.example'));
+    commits.mass = await t.repo.commit('Oops: three users removed');
+    const status = await t.watch.until('the refusal reported', (s) => s.lastAttemptedRevision === commits.mass);
     expect(status).toMatchObject({ lastAttemptResult: 'Refused', lastAppliedRevision: commits.removed });
     expect(status.lastAttemptErrors?.join('\n')).toMatch(/would delete 3 of the 4 users of keep\.example \(more than maxUserDeletionPercent: 50%\)/);
-    expect(james.state.users).toEqual(expect.arrayContaining(['alice@keep.example', 'bob@keep.example', 'frank@keep.example', 'heidi@hold.example']));
+    expect(t.james.state.users).toEqual(expect.arrayContaining(['alice@keep.example', 'bob@keep.example', 'frank@keep.example', 'heidi@hold.example']));
 
-    await repo.write('config/users/alice.yaml', user('alice@keep.example'));
-    await repo.write('config/users/bob.yaml', user('bob@keep.example', '  extraAddresses: [robert@keep.example]'));
-    await repo.write('config/users/frank.yaml', user('frank@keep.example'));
-    commits.restored = await repo.commit('Put them back');
-    await watch.until('the restored commit applied', (s) => s.lastAppliedRevision === commits.restored);
+    await t.repo.write('config/users/alice.yaml', user('alice@keep.example'));
+    await t.repo.write('config/users/bob.yaml', user('bob@keep.example', '  extraAddresses: [robert@keep.example]'));
+    await t.repo.write('config/users/frank.yaml', user('frank@keep.example'));
+    commits.restored = await t.repo.commit('Put them back');
+    await t.watch.until('the restored commit applied', (s) => s.lastAppliedRevision === commits.restored);
   });
 
   it('never shows a password in the status, the endpoint, the metrics or the logs', async () => {
     const everything = [
-      await readFile(watch.statusFile, 'utf8'),
-      JSON.stringify(await watch.status()),
-      await (await fetch(`${watch.url}/metrics`)).text(),
-      watch.log(),
-      await readFile(path.join(stateDir, 'records.json'), 'utf8'),
+      await readFile(t.watch.statusFile, 'utf8'),
+      JSON.stringify(await t.watch.status()),
+      await (await fetch(`${t.watch.url}/metrics`)).text(),
+      t.watch.log(),
+      await readFile(path.join(t.stateDir, 'records.json'), 'utf8'),
     ].join('\n');
     for (const password of Object.values(PASSWORDS)) expect(everything).not.toContain(password);
   });
 
   it('stops on SIGTERM with exit code 0, the status written, and resumes from it after a restart', async () => {
-    expect(await watch.stop()).toBe(0);
-    expect(watch.log()).toContain('"msg":"stopped"');
-    const written = JSON.parse(await readFile(watch.statusFile, 'utf8')) as WatchStatus;
+    expect(await t.watch.stop()).toBe(0);
+    expect(t.watch.log()).toContain('"msg":"stopped"');
+    const written = JSON.parse(await readFile(t.watch.statusFile, 'utf8')) as WatchStatus;
     expect(written.lastAppliedRevision).toBe(commits.restored);
 
     // The next watcher finds the clone and the status, and has nothing to change.
-    const writesBefore = james.requestLog.filter((r) => r.method !== 'GET').length;
-    watch = await startWatch(['--repo', repo.dir, '--path', 'config/', '--interval', '1s', '--state-dir', stateDir], secretEnv);
-    const status = await watch.until('a run after the restart', (s) => s.runs[0]!.trigger === 'start' && s.runs[0]!.startedAt > written.runs[0]!.startedAt);
+    const writesBefore = t.james.requestLog.filter((r) => r.method !== 'GET').length;
+    t.watch = await startWatch(['--repo', t.repo.dir, '--path', 'config/', '--interval', '1s', '--state-dir', t.stateDir], secretEnv);
+    const status = await t.watch.until('a run after the restart', (s) => s.runs[0]!.trigger === 'start' && s.runs[0]!.startedAt > written.runs[0]!.startedAt);
     expect(status).toMatchObject({ lastAppliedRevision: commits.restored, lastAttemptResult: 'Applied' });
-    expect(james.requestLog.filter((r) => r.method !== 'GET').length).toBe(writesBefore);
+    expect(t.james.requestLog.filter((r) => r.method !== 'GET').length).toBe(writesBefore);
   });
 });
 
 describe('mailops watch on a file:// URL', () => {
-  let james: JamesEmulator;
-  let repo: TestRepository;
-  let watch: WatchProcess;
-  let stateDir: string;
-  const commits: Record<string, string> = {};
+  const t = watchedRepository('live');
+  const { commits } = t;
 
   beforeAll(async () => {
-    james = await startJamesEmulator({});
-    repo = await TestRepository.create('live');
-    stateDir = await tempDir('mailops-watch-state-');
-    await repo.write('mail.yaml', `${backend('james', james.url)}\n---\n${domain('url.example', `  ${PRUNES}`)}\n---\n${user('ivan@url.example')}`);
-    commits.first = await repo.commit('Ivan');
+    await t.repo.write('mail.yaml', `${backend('james', t.james.url)}\n---\n${domain('url.example', `  ${PRUNES}`)}\n---\n${user('ivan@url.example')}`);
+    commits.first = await t.repo.commit('Ivan');
     // Drift is looked for only every minute; the branch is fetched every second.
-    watch = await startWatch(['--repo', repo.fileUrl, '--branch', 'live', '--interval', '1m', '--fetch-interval', '1s', '--state-dir', stateDir], secretEnv);
-  });
-  afterAll(async () => {
-    await watch?.stop();
-    await james?.close();
+    t.watch = await startWatch(['--repo', t.repo.fileUrl, '--branch', 'live', '--interval', '1m', '--fetch-interval', '1s', '--state-dir', t.stateDir], secretEnv);
   });
 
   it('applies the first commit, and a second one promptly, however long the drift interval', async () => {
-    await watch.until('the first commit applied', (s) => s.lastAppliedRevision === commits.first);
-    expect(james.state.users).toContain('ivan@url.example');
-    expect((await watch.status()).repository).toBe(repo.fileUrl);
+    await t.watch.until('the first commit applied', (s) => s.lastAppliedRevision === commits.first);
+    expect(t.james.state.users).toContain('ivan@url.example');
+    expect((await t.watch.status()).repository).toBe(t.repo.fileUrl);
 
-    await repo.write('judy.yaml', user('judy@url.example'));
-    commits.second = await repo.commit('Judy');
-    await watch.until('the second commit applied', (s) => s.lastAppliedRevision === commits.second, 10_000);
-    expect(james.state.users).toContain('judy@url.example');
+    await t.repo.write('judy.yaml', user('judy@url.example'));
+    commits.second = await t.repo.commit('Judy');
+    await t.watch.until('the second commit applied', (s) => s.lastAppliedRevision === commits.second, 10_000);
+    expect(t.james.state.users).toContain('judy@url.example');
   });
 
   it('costs the backend nothing between commits and intervals (fetches only)', async () => {
-    const before = james.requestLog.length;
-    const fetches = await watch.metric('mailops_watcher_fetches_total', { result: 'ok' });
+    const before = t.james.requestLog.length;
+    const fetches = await t.watch.metric('mailops_watcher_fetches_total', { result: 'ok' });
     await sleep(3_500);
-    expect(await watch.metric('mailops_watcher_fetches_total', { result: 'ok' })).toBeGreaterThanOrEqual(fetches + 2);
-    expect(james.requestLog.length).toBe(before);
+    expect(await t.watch.metric('mailops_watcher_fetches_total', { result: 'ok' })).toBeGreaterThanOrEqual(fetches + 2);
+    expect(t.james.requestLog.length).toBe(before);
   });
 
   it('reconciles at once on SIGHUP (systemctl reload)', async () => {
-    await new RawJames(james.url).ok('DELETE', '/users/ivan@url.example');
-    watch.signal('SIGHUP');
-    await watch.until('ivan back', (s) => s.runs[0]!.trigger === 'signal' && james.state.users.includes('ivan@url.example'), 10_000);
+    await new RawJames(t.james.url).ok('DELETE', '/users/ivan@url.example');
+    t.watch.signal('SIGHUP');
+    await t.watch.until('ivan back', (s) => s.runs[0]!.trigger === 'signal' && t.james.state.users.includes('ivan@url.example'), 10_000);
   });
 
   it('is suspended while the suspend file exists, and catches up when it is removed', async () => {
-    const suspendFile = (await watch.status()).suspendFile;
-    expect(suspendFile).toBe(path.join(stateDir, 'watch', 'suspend'));
+    const suspendFile = (await t.watch.status()).suspendFile;
+    expect(suspendFile).toBe(path.join(t.stateDir, 'watch', 'suspend'));
     await writeFile(suspendFile, 'maintenance\n');
-    await watch.until('suspended', (s) => s.suspended && s.conditions[0]!.reason === 'Suspended');
-    expect(await watch.metric('mailops_watcher_suspended')).toBe(1);
-    await repo.write('karl.yaml', user('karl@url.example'));
-    commits.third = await repo.commit('Karl, while suspended');
+    await t.watch.until('suspended', (s) => s.suspended && s.conditions[0]!.reason === 'Suspended');
+    expect(await t.watch.metric('mailops_watcher_suspended')).toBe(1);
+    await t.repo.write('karl.yaml', user('karl@url.example'));
+    commits.third = await t.repo.commit('Karl, while suspended');
     await sleep(2_500);
-    expect(await watch.status()).toMatchObject({ suspended: true, lastAppliedRevision: commits.second });
-    expect(james.state.users).not.toContain('karl@url.example');
+    expect(await t.watch.status()).toMatchObject({ suspended: true, lastAppliedRevision: commits.second });
+    expect(t.james.state.users).not.toContain('karl@url.example');
 
     await rm(suspendFile);
-    await watch.until('the commit made while suspended applied', (s) => !s.suspended && s.lastAppliedRevision === commits.third);
-    expect(james.state.users).toContain('karl@url.example');
+    await t.watch.until('the commit made while suspended applied', (s) => !s.suspended && s.lastAppliedRevision === commits.third);
+    expect(t.james.state.users).toContain('karl@url.example');
   });
 
   it('waits while another mailops holds the state directory, then applies', async () => {
     // A `mailops apply` by hand holds the lock (this test process stands in for it).
-    const lock = path.join(stateDir, 'apply.lock');
+    const lock = path.join(t.stateDir, 'apply.lock');
     await writeFile(lock, `${process.pid} mailops apply\n`);
-    await repo.write('ivan.yaml', user('ivan@url.example', '  extraAddresses: [i@url.example]', 'ivan'));
-    await repo.write('mail.yaml', `${backend('james', james.url)}\n---\n${domain('url.example', `  ${PRUNES}`)}`);
-    commits.fourth = await repo.commit('Ivan in a file of his own, with a short address');
-    const locked = await watch.until('the run held back', (s) => s.runs[0]!.result === 'StateLocked');
-    expect(locked.runs[0]!.errors[0]).toMatch(new RegExp(`another mailops apply \\(pid ${process.pid}\\) is using ${stateDir}`));
-    expect(james.state.mappings['i@url.example']).toBeUndefined();
+    await t.repo.write('ivan.yaml', user('ivan@url.example', '  extraAddresses: [i@url.example]', 'ivan'));
+    await t.repo.write('mail.yaml', `${backend('james', t.james.url)}\n---\n${domain('url.example', `  ${PRUNES}`)}`);
+    commits.fourth = await t.repo.commit('Ivan in a file of his own, with a short address');
+    const locked = await t.watch.until('the run held back', (s) => s.runs[0]!.result === 'StateLocked');
+    expect(locked.runs[0]!.errors[0]).toMatch(new RegExp(`another mailops apply \\(pid ${process.pid}\\) is using ${t.stateDir}`));
+    expect(t.james.state.mappings['i@url.example']).toBeUndefined();
 
     await rm(lock);
-    await watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
-    expect(james.state.mappings['i@url.example']).toEqual([{ type: 'Alias', mapping: 'ivan@url.example' }]);
+    await t.watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
+    expect(t.james.state.mappings['i@url.example']).toEqual([{ type: 'Alias', mapping: 'ivan@url.example' }]);
   });
 });
 
