@@ -104,7 +104,10 @@ class Watcher {
   #failures = 0;
   #nextFetch = 0;
   #nextReconcile = 0;
-  #pendingTrigger: RunTrigger = 'start';
+  /** Why the next run comes early: the start, a signal, a resume. */
+  #forced: RunTrigger | undefined = 'start';
+  /** Why the next reconcile is due when it is: the interval, a retry after a failure, running tasks. */
+  #dueReason: RunTrigger = 'interval';
   #stopping = false;
   #wake: (() => void) | undefined;
   #running = false;
@@ -184,7 +187,7 @@ class Watcher {
         poke: () => {
           this.#nextFetch = 0;
           this.#nextReconcile = 0;
-          this.#pendingTrigger = 'signal';
+          this.#forced = 'signal';
           this.#wake?.();
         },
         status: () => this.#status,
@@ -250,7 +253,7 @@ class Watcher {
       this.#log.info('resumed');
       this.#nextFetch = 0;
       this.#nextReconcile = 0;
-      this.#pendingTrigger = 'resume';
+      this.#forced = 'resume';
     }
     await this.#writeStatus();
     return suspended;
@@ -260,10 +263,11 @@ class Watcher {
   async #run(reconcileDue: boolean): Promise<void> {
     const startedAt = new Date();
     const timer = this.#metrics.runDuration.startTimer();
-    let trigger = this.#pendingTrigger;
-    this.#pendingTrigger = 'interval';
-    const run: RunRecord = { trigger, startedAt: startedAt.toISOString(), finishedAt: '', result: 'Applied', changes: { applied: 0, failed: 0, skipped: 0, pending: 0 }, errors: [] };
+    const forced = this.#forced;
+    this.#forced = undefined;
+    const run: RunRecord = { trigger: 'interval', startedAt: startedAt.toISOString(), finishedAt: '', result: 'Applied', changes: { applied: 0, failed: 0, skipped: 0, pending: 0 }, errors: [] };
     const { fetchIntervalMs, intervalMs } = this.#options;
+    const dueReason = this.#dueReason;
 
     // 1. The newest commit of the branch.
     let head: string | undefined;
@@ -306,7 +310,6 @@ class Watcher {
     // The branch went back to the commit in force (a revert by force push): that is news too.
     const backToInForce = head !== undefined && head !== this.#lastHead && head === this.#inForce?.revision;
     if (head !== undefined) this.#lastHead = head;
-    if ((newCommit || backToInForce) && trigger === 'interval') trigger = 'commit';
 
     // 3. The configuration in force, reconciled: at once for a new commit, else when the interval is due.
     let result: RunResult | undefined;
@@ -320,11 +323,12 @@ class Watcher {
       this.#nextReconcile = Date.now() + this.#delayAfter(result, intervalMs);
     } else if (reconcileDue) {
       this.#nextReconcile = Date.now() + this.#retryDelay(intervalMs);
+      this.#dueReason = 'retry';
     }
     if (run.attemptedRevision !== undefined && !newCommit) result = 'Invalid';
     else if (head === undefined && (result === undefined || result === 'Applied')) result = 'FetchFailed';
     this.#nextFetch = Date.now() + (head === undefined ? this.#retryDelay(fetchIntervalMs) : fetchIntervalMs);
-    run.trigger = trigger;
+    run.trigger = forced ?? (newCommit || backToInForce ? 'commit' : reconcileDue ? dueReason : 'interval');
 
     if (attempt) this.#recordAttempt(attempt.revision, attempt.result, attempt.errors);
     if (converged !== undefined) {
@@ -335,9 +339,19 @@ class Watcher {
       this.#metrics.lastApplied.set(Date.now() / 1000);
     }
     if (result !== undefined) {
-      run.result = result;
-      run.finishedAt = new Date().toISOString();
-      this.#status.runs = [run, ...this.#status.runs].slice(0, RUNS_KEPT);
+      const { trigger, fetchedRevision, attemptedRevision, appliedRevision, changes, errors } = run;
+      const record: RunRecord = {
+        trigger,
+        startedAt: run.startedAt,
+        finishedAt: new Date().toISOString(),
+        ...(fetchedRevision ? { fetchedRevision } : {}),
+        ...(attemptedRevision ? { attemptedRevision } : {}),
+        ...(appliedRevision ? { appliedRevision } : {}),
+        result,
+        changes,
+        errors,
+      };
+      this.#status.runs = [record, ...this.#status.runs].slice(0, RUNS_KEPT);
       this.#metrics.runs.inc({ result });
       timer();
     }
@@ -348,6 +362,7 @@ class Watcher {
   }
 
   #delayAfter(result: RunResult, intervalMs: number): number {
+    this.#dueReason = result === 'Progressing' ? 'tasks' : result === 'StateLocked' || result === 'Failed' ? 'retry' : 'interval';
     if (result === 'Progressing') return TASK_POLL_MS;
     if (result === 'StateLocked') return LOCKED_RETRY_MS;
     if (result === 'Failed') return this.#retryDelay(intervalMs);

@@ -61,6 +61,8 @@ describe('mailops watch on a local repository', () => {
     // The status file says the same as the endpoint.
     expect(JSON.parse(await readFile(t.watch.statusFile, 'utf8'))).toMatchObject({ lastAppliedRevision: commits.first });
     expect(await (await fetch(`${t.watch.url}/readyz`)).text()).toContain(`commit ${commits.first} in force`);
+    expect((await fetch(`${t.watch.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${t.watch.url}/status`, { method: 'POST' })).status).toBe(405);
   });
 
   it('applies a second commit', async () => {
@@ -233,7 +235,8 @@ describe('mailops watch on a file:// URL', () => {
     expect(t.james.state.mappings['i@url.example']).toBeUndefined();
 
     await rm(lock);
-    await t.watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
+    const applied = await t.watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
+    expect(applied.runs[0]).toMatchObject({ trigger: 'retry', result: 'Applied', appliedRevision: commits.fourth });
     expect(t.james.state.mappings['i@url.example']).toEqual([{ type: 'Alias', mapping: 'ivan@url.example' }]);
   });
 });
