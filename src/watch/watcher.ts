@@ -487,6 +487,8 @@ class Watcher {
     } else if (s.lastAttemptResult === 'Invalid' && s.lastAttemptedRevision !== this.#inForce.revision) {
       const errors = s.lastAttemptErrors ?? [];
       this.#setReady('False', 'Invalid', `commit ${s.lastAttemptedRevision?.slice(0, 12)} has ${errors.length} configuration error${errors.length === 1 ? '' : 's'} (${errors[0] ?? ''}); ${this.#inForce.revision.slice(0, 12)} stays in force`);
+    } else if (last && last.result === 'Progressing') {
+      this.#setReady('False', 'Progressing', `${last.changes.pending} change${last.changes.pending === 1 ? '' : 's'} of commit ${this.#inForce.revision.slice(0, 12)} wait for backend tasks`);
     } else if (last && last.result !== 'Applied') {
       this.#setReady('False', last.result, last.errors[0] ?? last.result);
     } else if (head === undefined && s.fetchError) {

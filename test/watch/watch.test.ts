@@ -23,10 +23,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const PRUNES = 'prune: {enabled: true, maxUserDeletionPercent: 50}';
 
 /** An emulator, a repository (on `branch`) and a state directory for one describe block, which starts `watch`. */
-function watchedRepository(branch: string) {
+function watchedRepository(branch: string, taskDurationMs?: number) {
   const context = { commits: {} as Record<string, string> } as { james: JamesEmulator; repo: TestRepository; stateDir: string; watch: WatchProcess | undefined; commits: Record<string, string> };
   beforeAll(async () => {
-    context.james = await startJamesEmulator({});
+    context.james = await startJamesEmulator(taskDurationMs !== undefined ? { taskDurationMs } : {});
     context.repo = await TestRepository.create(branch);
     context.stateDir = await tempDir('mailops-watch-state-');
   });
@@ -171,7 +171,8 @@ describe('mailops watch on a local repository', () => {
 });
 
 describe('mailops watch on a file:// URL', () => {
-  const t = watchedRepository('live');
+  // James's rename task takes 3 s here: longer than a run should ever wait.
+  const t = watchedRepository('live', 3_000);
   const { commits } = t;
 
   beforeAll(async () => {
@@ -238,6 +239,17 @@ describe('mailops watch on a file:// URL', () => {
     const applied = await t.watch.until('applied once the lock is gone', (s) => s.lastAppliedRevision === commits.fourth, 15_000);
     expect(applied.runs[0]).toMatchObject({ trigger: 'retry', result: 'Applied', appliedRevision: commits.fourth });
     expect(t.james.state.mappings['i@url.example']).toEqual([{ type: 'Alias', mapping: 'ivan@url.example' }]);
+  });
+  it('follows an address change’s James task every 2 s, without waiting out the interval', async () => {
+    await t.repo.write('judy.yaml', user('judith@url.example', '', 'judy'));
+    commits.rename = await t.repo.commit('Judy is Judith now');
+    const running = await t.watch.until('the task reported', (s) => s.lastAttemptedRevision === commits.rename);
+    expect(running).toMatchObject({ lastAttemptResult: 'Progressing', lastAppliedRevision: commits.fourth });
+    expect(running.runs[0]!.changes.pending).toBe(1);
+    const done = await t.watch.until('the move finished', (s) => s.lastAppliedRevision === commits.rename, 15_000);
+    expect(done.runs[0]).toMatchObject({ trigger: 'tasks', result: 'Applied' });
+    expect(t.james.state.users).toContain('judith@url.example');
+    expect(t.james.state.users).not.toContain('judy@url.example');
   });
 });
 
