@@ -8,6 +8,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # Stage 2: the runtime, as the unprivileged `node` user (uid 1000).
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# `mailops watch` fetches its repository with the real git client (https with CA certificates, or ssh).
+RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
@@ -20,6 +23,6 @@ COPY examples ./examples
 ENV MAILOPS_STATE_DIR=/var/lib/mailops
 RUN mkdir -p /var/lib/mailops && chown node:node /var/lib/mailops
 USER 1000:1000
-EXPOSE 8080 8081
+EXPOSE 8080 8081 8082
 ENTRYPOINT ["node", "/app/bin/mailops.js"]
 CMD ["--help"]

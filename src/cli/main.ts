@@ -90,6 +90,25 @@ program
   .action(async (options) => run((await import('./controller.ts')).controllerCommand(options)));
 
 program
+  .command('watch')
+  .description('apply a git repository of manifests: each new commit at once, drift corrected at every interval (no Kubernetes needed)')
+  .requiredOption('--repo <path-or-url>', 'the repository: a local path, or an https, ssh, git or file URL (credentials from git: ssh keys, credential helpers; never in the URL)')
+  .option('--branch <name>', 'the branch to follow', 'main')
+  .option('--path <folder>', 'the folder of the repository that holds the manifests', '.')
+  .option('--interval <duration>', 'how often the backends are observed and drift corrected', '1m')
+  .option('--fetch-interval <duration>', 'how often the branch is fetched (default: the interval, at most 1m)')
+  .option('--listen <addr>', 'where /status, /metrics, /healthz and /readyz listen: HOST:PORT, :PORT, or 0 for off', '127.0.0.1:8082')
+  .option('--status-file <file>', 'where the status is written (default: <state dir>/watch/<id>/status.json)')
+  .option('--suspend-file <file>', 'while this file exists, nothing is fetched or applied (default: <state dir>/watch/suspend)')
+  .option('--secrets-dir <dir>', 'read secret <name>/<key> from <dir>/<name>/<key> (default: $MAILOPS_SECRETS_DIR)')
+  .option('--state-dir <dir>', 'records, the fingerprint key and the clone (default: $MAILOPS_STATE_DIR or ~/.local/state/mailops)')
+  .option('--backend-url <name=url>', 'use this URL for the MailBackend <name> instead of its spec.url (repeatable)', collect)
+  .option('--allow-mass-deletion', 'let prune delete more than a domain’s maxUserDeletionPercent')
+  .option('--git-timeout <duration>', 'a git command that runs longer is stopped', '2m')
+  .option('-v, --verbose', 'debug logs')
+  .action(async (options) => run((await import('./watch.ts')).watchCommand(options)));
+
+program
   .command('generate')
   .description('for maintainers: write crds/ and docs/*.schema.json from the schemas in src/model')
   .action(async () => run((await import('./generate.ts')).generateCommand({})));

@@ -6,7 +6,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { KubernetesListObject, V1Secret } from '@kubernetes/client-node';
-import { createAdapter } from '../backends/registry.ts';
 import { Engine } from '../engine/engine.ts';
 import type { Logger } from '../log.ts';
 import { KINDS } from '../model/kinds.ts';
@@ -16,7 +15,8 @@ import { EventRecorder } from './events.ts';
 import { ResourceInformer } from './informers.ts';
 import { KubeClient, describeKubeError, loadKubeConfig, podNamespace, type MailResource } from './kube.ts';
 import { LeaderElector } from './leader.ts';
-import { ControllerMetrics, listen, metricsHandler, parseBindAddress, probesHandler } from './metrics.ts';
+import { listen, metricsHandler, parseBindAddress, probesHandler } from '../serve/http.ts';
+import { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler, type Next } from './reconciler.ts';
 import { ClusterRecordStore } from './records.ts';
@@ -144,13 +144,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     await Promise.all([...owners].map((key) => objects.get(key)).filter((r) => r !== undefined).map((r) => reconciler!.persistRecords(r)));
   });
   const engine = new Engine({
-    adapterFactory: (backend, credentials, adapterLog) =>
-      createAdapter(backend, credentials, adapterLog, {
-        onExchange: (e) => {
-          metrics.backendRequests.inc({ backend: e.backend, operation: e.operation, code: e.code });
-          metrics.backendLatency.observe({ backend: e.backend, operation: e.operation }, e.seconds);
-        },
-      }),
+    adapterFactory: metrics.backend.adapterFactory(),
     records,
     fingerprintKey,
     log,

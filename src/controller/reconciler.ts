@@ -10,7 +10,7 @@ import { resolveSecrets } from '../engine/secrets.ts';
 import { backendOutcomes, objectStatus, servingBackends, type ObjectStatus } from '../engine/status.ts';
 import type { ChangeResult } from '../engine/apply.ts';
 import type { Logger } from '../log.ts';
-import { describeChange, type Plan } from '../plan/index.ts';
+import { describeChange, withoutRefusedOwners, type Plan } from '../plan/index.ts';
 import type { SecretResolver } from '../secrets/file-secrets.ts';
 import { clusterConfig, holdsFinalizer, isDeleting, resourceKey, type ClusterConfig } from './cluster-config.ts';
 import type { EventRecorder } from './events.ts';
@@ -90,18 +90,12 @@ export class Reconciler {
       if (ref) for (const id of backendsOf(config, ref)) backendIds.add(id);
     }
     await Promise.all([...backendIds].map((id) => engine.observe(config, id, { signal })));
-    for (const id of backendIds) {
-      const failure = engine.observation(id)?.failure;
-      if (failure) this.#deps.metrics.backendErrors.inc({ backend: id, operation: 'observe', kind: failure.kind });
-    }
 
     const plannable = new Set([...owners].filter((key) => refs.has(key)));
     const plan = await engine.plan({ config, passwords: secrets.passwords, owners: plannable });
     const report = await engine.apply(withoutRefusedOwners(plan), { signal });
     if (resync && !signal.aborted) await engine.forgetStaleOperations(plan);
-    for (const result of report.results) {
-      if (result.outcome === 'failed') this.#deps.metrics.backendErrors.inc({ backend: result.backendId, operation: `${result.change.resource} ${result.change.action}`, kind: result.errorKind ?? 'unknown' });
-    }
+    this.#deps.metrics.backend.countFailures(new Map([...backendIds].map((id) => [id, engine.observation(id)])), report.results);
 
     // Status for every object looked at, and for owners of changes pulled in as dependencies.
     const touched = new Set([...owners, ...due]);
@@ -335,11 +329,4 @@ function refOf(resource: MailResource): ObjectRef {
     ...(resource.metadata.generation !== undefined ? { generation: resource.metadata.generation } : {}),
     source: { file: key, line: 0, column: 0 },
   };
-}
-
-/** A refusal (a domain that still has users, a mass deletion) holds back its own object only. */
-function withoutRefusedOwners(plan: Plan): Plan {
-  const refused = new Set(plan.backends.flatMap((b) => b.refusals.map((r) => objectKey(r.owner))));
-  if (refused.size === 0) return plan;
-  return { ...plan, backends: plan.backends.map((b) => ({ ...b, refusals: [], changes: b.changes.filter((c) => !refused.has(objectKey(c.owner))) })) };
 }

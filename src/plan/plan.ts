@@ -1,7 +1,7 @@
 // The plan is data: an ordered list of changes per backend, each with before/after values and
 // field-level differences, sensitive values marked. Rendering (text, JSON, markdown) and applying
 // are done elsewhere from the same data.
-import type { ObjectRef } from '../model/config.ts';
+import { objectKey, type ObjectRef } from '../model/config.ts';
 import type { DomainState, GlobalLimits, GroupState, NotApplicable, ResourceKind, Unmanaged, UserState } from './state.ts';
 import type { DesiredDomain, DesiredGroup, DesiredUser } from './state.ts';
 
@@ -117,6 +117,17 @@ export function summarize(plan: Plan): PlanSummary {
 
 export function hasChanges(plan: Plan): boolean {
   return plan.backends.some((b) => b.changes.length > 0);
+}
+
+/**
+ * The plan without the changes of objects a safety valve refused (a domain that would lose too many
+ * users): a refusal holds back its own object only. For the long-lived front doors; one pass of the
+ * CLI refuses the whole run instead.
+ */
+export function withoutRefusedOwners(plan: Plan): Plan {
+  const refused = new Set(plan.backends.flatMap((b) => b.refusals.map((r) => objectKey(r.owner))));
+  if (refused.size === 0) return plan;
+  return { ...plan, backends: plan.backends.map((b) => ({ ...b, refusals: [], changes: b.changes.filter((c) => !refused.has(objectKey(c.owner))) })) };
 }
 
 export function resourceLabel(resource: ResourceKind): string {

@@ -192,28 +192,45 @@ function parseRecords(file: string, text: string): RecordData {
 }
 
 /**
- * One apply at a time per state directory: a second one would race on the records. A lock left
- * by a process that is gone is taken over.
+ * One apply at a time per state directory: a second one would race on the records. `mailops watch`
+ * takes the same lock for each of its runs. A lock left by a process that is gone is taken over.
  */
-export async function lockStateDir(stateDir: string): Promise<() => Promise<void>> {
+export async function lockStateDir(stateDir: string, holder = 'mailops apply'): Promise<() => Promise<void>> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const lockFile = path.join(stateDir, 'apply.lock');
+  return lockFileOf(lockFile, holder, (pid, by) => `another ${by} (pid ${pid}) is using ${stateDir}; wait for it or remove ${lockFile}`);
+}
+
+/**
+ * An exclusive lock: a file holding the holder's pid (and what it is), created only if absent.
+ * `busy` words the error when a live process holds it.
+ */
+export async function lockFileOf(lockFile: string, holder: string, busy: (pid: number, by: string) => string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(lockFile, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
+      await handle.writeFile(`${process.pid} ${holder}\n`);
       await handle.close();
       return () => rm(lockFile, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-      if (holder && isAlive(holder)) {
-        throw new Error(`another mailops apply (pid ${holder}) is using ${stateDir}; wait for it or remove ${lockFile}`);
-      }
+      const [pidText, ...by] = (await readFile(lockFile, 'utf8').catch(() => '')).trim().split(' ');
+      const pid = Number(pidText);
+      if (pid && isAlive(pid)) throw new StateLockedError(busy(pid, by.join(' ') || 'mailops apply'), pid);
       await rm(lockFile, { force: true });
     }
   }
   throw new Error(`cannot lock ${lockFile}`);
+}
+
+/** The lock is held by another live process. */
+export class StateLockedError extends Error {
+  readonly pid: number;
+  constructor(message: string, pid: number) {
+    super(message);
+    this.name = 'StateLockedError';
+    this.pid = pid;
+  }
 }
 
 function isAlive(pid: number): boolean {
