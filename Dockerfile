@@ -9,6 +9,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 # `mailops watch` fetches its repository with the real git client (https with CA certificates, or ssh).
+# Unpinned on purpose: bookworm's security updates of these packages are wanted at every build.
+# hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
