@@ -27,6 +27,7 @@ import type { Capabilities } from '../../plan/capabilities.ts';
 import type { Change, DomainChange, GroupChange, UserChange } from '../../plan/plan.ts';
 import type { BackendState, DesiredUser, DomainState, GroupState, UserState } from '../../plan/state.ts';
 import type { ConnectionOptions } from '../http/index.ts';
+import { KeyedSerializer } from '../serial.ts';
 import { OXClient, type OXContext, type OXCredentials, type OXUser, type UserFields } from './client.ts';
 
 const MiB = 1024 * 1024;
@@ -73,7 +74,7 @@ export class OpenXchangeAdapter implements BackendAdapter {
   readonly #contextIds = new Set<number>();
   readonly #users = new Map<string, KnownUser>();
   /** Aliases are written whole: one read-modify-write per user at a time. */
-  readonly #userLocks = new Map<string, Promise<unknown>>();
+  readonly #userLocks = new KeyedSerializer();
   #scope: ObserveScope = { domains: [] };
 
   constructor(options: ConnectionOptions, credentials: OXCredentials, settings: OpenXchangeSettings) {
@@ -452,16 +453,8 @@ export class OpenXchangeAdapter implements BackendAdapter {
     return { ...(language ? { language } : {}), ...(timezone ? { timezone } : {}) };
   }
 
-  async #withUser<T>(address: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#userLocks.get(address) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.#userLocks.set(address, settled);
-    try {
-      return await next;
-    } finally {
-      if (this.#userLocks.get(address) === settled) this.#userLocks.delete(address);
-    }
+  #withUser<T>(address: string, work: () => Promise<T>): Promise<T> {
+    return this.#userLocks.run(address, work);
   }
 
   // ------------------------------------------------------------------ tasks: every call is synchronous

@@ -2,8 +2,9 @@
 // read with fast-xml-parser (never XML by string concatenation), data objects in the `…/xsd` namespace with their
 // fields in alphabetical order (the order of OX's java2wsdl schemas), credentials in the RMI data-object namespace,
 // and faults turned into BackendErrors by their exception name and, where that says nothing, by their fault string.
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLBuilder } from 'fast-xml-parser';
 import { BackendError, type BackendErrorKind } from '../../engine/adapter.ts';
+import { isXmlElement, readSoapBody, type XmlElement, type XmlValue } from '../http/xml.ts';
 import { failureByStatus, permanent, statusError, success, transient, type AnswerClassifier, type HttpRequest } from '../http/index.ts';
 
 export const SERVICE_NAMESPACE = 'http://soap.admin.openexchange.com';
@@ -29,20 +30,10 @@ export interface SoapCredentials {
 }
 
 /** An element of an answer: text, or child elements (repeated ones as arrays); nil is null. */
-export type SoapNode = string | null | SoapRecord | SoapNode[];
-export interface SoapRecord {
-  readonly [name: string]: SoapNode;
-}
+export type SoapNode = XmlValue;
+export type SoapRecord = XmlElement;
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: false });
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-});
 
 function dataObject(prefix: string, object: DataObject): Record<string, unknown> {
   const fields = Object.entries(object)
@@ -75,31 +66,13 @@ export function soapEnvelope(operation: string, parameters: readonly SoapParamet
   );
 }
 
-/** Attributes dropped (namespace declarations, xsi:type), `xsi:nil` kept as null, text-only elements as strings. */
-function toNode(node: unknown): SoapNode {
-  if (Array.isArray(node)) return node.map(toNode);
-  if (node === null || node === undefined) return '';
-  if (typeof node !== 'object') return String(node);
-  const entries = Object.entries(node as Record<string, unknown>);
-  if (entries.some(([name, value]) => name === '@nil' && value === 'true')) return null;
-  const children = entries.filter(([name]) => !name.startsWith('@'));
-  if (children.length === 0) return '';
-  if (children.length === 1 && children[0]![0] === '#text') return String(children[0]![1]);
-  return Object.fromEntries(children.filter(([name]) => name !== '#text').map(([name, value]) => [name, toNode(value)]));
-}
-
-function isRecord(node: SoapNode | undefined): node is SoapRecord {
-  return typeof node === 'object' && node !== null && !Array.isArray(node);
-}
+const isRecord = isXmlElement;
 
 /** The Body of a SOAP envelope, or undefined when the text is not one. */
 export function readBody(text: string): SoapRecord | undefined {
-  const stripped = text.replace(/^\uFEFF/, '');
-  if (!stripped.trimStart().startsWith('<') || XMLValidator.validate(stripped) !== true) return undefined;
-  const root = toNode(parser.parse(stripped));
-  const envelope = isRecord(root) ? root['Envelope'] : undefined;
-  const body = isRecord(envelope) ? envelope['Body'] : undefined;
-  return isRecord(body) ? body : isRecord(envelope) && body === '' ? {} : undefined;
+  if (!text.replace(/^\uFEFF/, '').trimStart().startsWith('<')) return undefined;
+  const body = readSoapBody(text);
+  return typeof body === 'string' ? undefined : body;
 }
 
 /** What an operation answered: the `return` elements of `<{operation}Response>`, as a list (none, one or many). */

@@ -11,7 +11,7 @@ import { MemoryRecordStore } from '../../../src/state/records.ts';
 import { alias, backend, configFrom, docs, domain, quotaPolicy, user } from '../../support/manifests.ts';
 import { outline } from '../../support/planning.ts';
 import { converge, FINGERPRINT_KEY, MapSecrets, openSession } from '../../support/session.ts';
-import { clientFor, CONTEXT_ADMIN, createContext, createUser, openxchangeBackend, SECRETS, useEmulators } from './support.ts';
+import { CONTEXT_ADMIN, createContext, createUser, openxchangeBackend, SECRETS, useEmulators, usingClient } from './support.ts';
 
 const emulators = useEmulators();
 
@@ -87,13 +87,10 @@ describe('a domain served by James and Open-Xchange together', () => {
 
   it('observes in bulk: listAll, then getMultipleData in batches — never getData per user', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const contextId = await createContext(client, 'example.com');
       for (let i = 0; i < 25; i++) await createUser(client, contextId, `u${i}@example.com`);
-    } finally {
-      await client.close();
-    }
+    });
     const before = ox.requestLog.length;
     const session = await openSession(docs(openxchangeBackend(ox.url, '    batchSize: 10'), domain('example.com', '', ['openxchange'])), SECRETS);
     try {
@@ -130,16 +127,13 @@ describe('sessions', () => {
 
   it('deleting a user (prune) deletes it and closes its sessions', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const contextId = await createContext(client, 'example.com');
       await createUser(client, contextId, 'alice@example.com');
       await createUser(client, contextId, 'mallory@example.com');
       await createUser(client, contextId, 'bob@example.com');
       await createUser(client, contextId, 'carol@example.com');
-    } finally {
-      await client.close();
-    }
+    });
     const session = ox.login(1, 'mallory');
     const yaml = docs(
       openxchangeBackend(ox.url),
@@ -203,12 +197,9 @@ describe('contexts', () => {
 
   it('refuses to change the id of an existing context, saying how to fix it', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       await createContext(client, 'example.com', 7);
-    } finally {
-      await client.close();
-    }
+    });
     const session = await openSession(docs(openxchangeBackend(ox.url), domain('example.com', '  openxchange: {contextId: 42}', ['openxchange'])), SECRETS);
     try {
       const plan = await session.plan();
@@ -222,14 +213,11 @@ describe('contexts', () => {
 
   it('disables a context and closes its sessions; changes its quota; leaves what is not declared alone', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    let contextId: number;
-    try {
-      contextId = await createContext(client, 'example.com');
-      await createUser(client, contextId, 'alice@example.com', { displayName: 'Hand Made', maxQuota: 300, aliases: ['alice@example.com', 'old@example.com'] });
-    } finally {
-      await client.close();
-    }
+    const contextId = await usingClient(ox.url, async (client) => {
+      const id = await createContext(client, 'example.com');
+      await createUser(client, id, 'alice@example.com', { displayName: 'Hand Made', maxQuota: 300, aliases: ['alice@example.com', 'old@example.com'] });
+      return id;
+    });
     const session = ox.login(contextId, 'alice');
     const { plan } = await converge(docs(openxchangeBackend(ox.url), domain('example.com', '  disabled: true\n  totalStorage: 10Gi', ['openxchange']), user('alice@example.com')), SECRETS);
     expect(on(plan, 'openxchange').changes.map((c) => `${c.id} ${c.fields.map((f) => f.field).join(',')}`)).toEqual(['domain:example.com disabled,totalStorage', 'user:alice@example.com password']);
@@ -243,14 +231,11 @@ describe('contexts', () => {
 describe('users', () => {
   it('keeps given name and surname set by hand when the display name changes, and follows the display name otherwise', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const contextId = await createContext(client, 'example.com');
       await createUser(client, contextId, 'alice@example.com', { displayName: 'Ada Lovelace', givenName: 'Augusta Ada', surName: 'King' });
       await createUser(client, contextId, 'bob@example.com', { displayName: 'Bob Smith', givenName: 'Bob', surName: 'Smith' });
-    } finally {
-      await client.close();
-    }
+    });
     await converge(docs(openxchangeBackend(ox.url), domain('example.com', '', ['openxchange']), user('alice@example.com', '  displayName: Ada, Countess of Lovelace'), user('bob@example.com', '  displayName: Robert Smith Jr')), SECRETS);
     expect(ox.users.find((u) => u.name === 'alice')).toMatchObject({ displayName: 'Ada, Countess of Lovelace', givenName: 'Augusta Ada', surName: 'King' });
     expect(ox.users.find((u) => u.name === 'bob')).toMatchObject({ displayName: 'Robert Smith Jr', givenName: 'Robert Smith', surName: 'Jr' });
@@ -266,13 +251,10 @@ describe('users', () => {
 
   it('refuses an address a user of another context has, naming it; the rest goes on', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const other = await createContext(client, 'example.org');
       await createUser(client, other, 'dave@example.org', { aliases: ['dave@example.org', 'shared@example.com'] });
-    } finally {
-      await client.close();
-    }
+    });
     const session = await openSession(docs(openxchangeBackend(ox.url), domain('example.com', '', ['openxchange']), user('alice@example.com', '  extraAddresses: [shared@example.com]'), user('bob@example.com')), SECRETS);
     try {
       const report = await session.apply(await session.plan());
@@ -287,12 +269,9 @@ describe('users', () => {
 
   it('says which admin was refused when the context admin password is wrong', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       await createContext(client, 'example.com', undefined, 'Another-One-1');
-    } finally {
-      await client.close();
-    }
+    });
     const session = await openSession(docs(openxchangeBackend(ox.url), domain('example.com', '', ['openxchange'])), SECRETS);
     try {
       const plan = await session.plan();

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isBackendError } from '../../../src/engine/adapter.ts';
 import { OXFault, faultKind } from '../../../src/backends/openxchange/soap.ts';
-import { clientFor, CONTEXT_ADMIN, createContext, createUser, MASTER, useEmulators } from './support.ts';
+import { clientFor, CONTEXT_ADMIN, createContext, createUser, MASTER, useEmulators, usingClient } from './support.ts';
 
 const emulators = useEmulators();
 
@@ -22,8 +22,7 @@ async function failure(call: Promise<unknown>): Promise<OXFault> {
 describe('OXContextService', () => {
   it('creates, reads, lists, changes, disables, enables and deletes contexts', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const created = await client.createContext({ id: 5, name: 'example.com', maxQuota: 2048, loginMappings: ['example.com', 'example.net'] }, {
         name: 'oxadmin', displayName: 'Admin', givenName: 'Context', surName: 'Admin', password: CONTEXT_ADMIN.password, primaryEmail: 'oxadmin@example.com', email1: 'oxadmin@example.com',
       });
@@ -48,15 +47,12 @@ describe('OXContextService', () => {
       expect(second).toBe(6);
       await client.deleteContext(5);
       expect((await client.listAllContexts()).map((c) => c.id)).toEqual([6]);
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('answers a missing context, a taken id or mapping, and bad data with faults of their kind', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       await createContext(client, 'example.com', 5);
       const missing = await failure(client.getContext(9));
       expect(missing).toMatchObject({ kind: 'NotFound', exception: 'NoSuchContextException', message: 'OXContextService.getData: NoSuchContextException: Context 9 does not exist' });
@@ -65,27 +61,21 @@ describe('OXContextService', () => {
       const incomplete = await failure(client.createContext({ name: 'example.org', maxQuota: 10 }, { name: 'oxadmin', password: 'x' }));
       expect(incomplete).toMatchObject({ kind: 'Invalid', exception: 'InvalidDataException', faultString: 'Mandatory fields in admin_user not set: display_name, given_name, sur_name, primaryEmail, email1' });
       expect(await failure(client.changeContextQuota(5, 'spaceships', 1))).toMatchObject({ kind: 'Invalid' });
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('refuses a wrong master password with InvalidCredentialsException: Unauthorized', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url, { master: { login: MASTER.login, password: 'wrong' } });
-    try {
+    await usingClient(ox.url, async (client) => {
       expect(await failure(client.listAllContexts())).toMatchObject({ kind: 'Unauthorized', exception: 'InvalidCredentialsException', message: 'OXContextService.listAll: InvalidCredentialsException: Authentication failed' });
-    } finally {
-      await client.close();
-    }
+    }, { master: { login: MASTER.login, password: 'wrong' } });
   });
 });
 
 describe('OXUserService', () => {
   it('creates, reads (one, many), lists, changes only what is sent, and deletes users', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const contextId = await createContext(client, 'example.com');
       const alice = await client.createUser(contextId, {
         name: 'alice', displayName: 'Ada Lovelace', givenName: 'Ada', surName: 'Lovelace', password: 'Alice-S3cret!',
@@ -113,15 +103,12 @@ describe('OXUserService', () => {
 
       await client.deleteUser(contextId, { id: 4 });
       expect(await client.listAllUsers(contextId)).toEqual([2, 3]);
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('answers every failure with a fault of its kind', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const contextId = await createContext(client, 'example.com');
       await createUser(client, contextId, 'alice@example.com');
       // Not found: by the exception's name, or by the fault string of a wrapped NoSuchObjectException.
@@ -143,9 +130,7 @@ describe('OXUserService', () => {
       } finally {
         await master.close();
       }
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('retries a StorageException where the call is safe to repeat, and only there', async () => {
@@ -167,16 +152,16 @@ describe('OXUserService', () => {
       response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/xml' }).end(await answer.text());
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const client = clientFor(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, {}, { retries: 2, retryMinDelayMs: 1, retryMaxDelayMs: 5 });
     try {
-      failNext = 1;
-      expect(await client.listAllContexts()).toEqual([]);
-      failNext = 1;
-      const refused = await failure(createContext(client, 'example.com'));
-      expect(refused).toMatchObject({ kind: 'Unavailable', exception: 'StorageException', faultString: 'Database for context 1 is not available' });
-      expect(ox.contexts).toEqual([]);
+      await usingClient(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, async (client) => {
+        failNext = 1;
+        expect(await client.listAllContexts()).toEqual([]);
+        failNext = 1;
+        const refused = await failure(createContext(client, 'example.com'));
+        expect(refused).toMatchObject({ kind: 'Unavailable', exception: 'StorageException', faultString: 'Database for context 1 is not available' });
+        expect(ox.contexts).toEqual([]);
+      }, {}, { retries: 2, retryMinDelayMs: 1, retryMaxDelayMs: 5 });
     } finally {
-      await client.close();
       proxy.close();
     }
   });
@@ -204,13 +189,10 @@ describe('the WSDL', () => {
       expect(wsdl).toContain('<soap:operation soapAction="urn:listAll" style="document"');
     }
     expect(new URL(ox.url).port).not.toBe('80');
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       await createContext(client, 'example.com');
       expect(await client.listAllUsers(1)).toEqual([2]);
-    } finally {
-      await client.close();
-    }
+    });
     expect(ox.requestLog.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/webservices/OXContextService', '/webservices/OXUserService']);
   });
 });
@@ -218,8 +200,7 @@ describe('the WSDL', () => {
 describe('the REST admin API', () => {
   it('reports health UP, and DOWN with the failing checks (answered 503, not retried as a failure)', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url, {}, { retries: 3 });
-    try {
+    await usingClient(ox.url, async (client) => {
       expect(await client.health()).toMatchObject({ status: 'UP' });
       ox.setHealthCheck('hazelcast', 'DOWN');
       const before = ox.requestLog.length;
@@ -227,15 +208,12 @@ describe('the REST admin API', () => {
       expect(health.status).toBe('DOWN');
       expect(health.checks.filter((c) => c.status === 'DOWN').map((c) => c.name)).toEqual(['hazelcast']);
       expect(ox.requestLog.slice(before).map((r) => r.status)).toEqual([503]);
-    } finally {
-      await client.close();
-    }
+    }, {}, { retries: 3 });
   });
 
   it('closes sessions by user and by context as the master admin', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const one = await createContext(client, 'example.com');
       const two = await createContext(client, 'example.org');
       await createUser(client, one, 'alice@example.com');
@@ -253,24 +231,19 @@ describe('the REST admin API', () => {
       const refused = await failure(wrong.closeUserSessions([{ contextId: one, userId: 4 }])).finally(() => wrong.close());
       expect(refused).toMatchObject({ kind: 'Unauthorized', status: 401 });
       expect(ox.sessions.map((s) => s.id)).toEqual([bob]);
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('resolves many addresses in one request; unknown ones are left out', async () => {
     const ox = await emulators.openxchange();
-    const client = clientFor(ox.url);
-    try {
+    await usingClient(ox.url, async (client) => {
       const one = await createContext(client, 'example.com');
       await createUser(client, one, 'alice@example.com', { aliases: ['alice@example.com', 'ada@example.com'] });
       const before = ox.requestLog.length;
       const resolved = await client.resolveAddresses(['alice@example.com', 'ADA@example.com', 'nobody@example.com']);
       expect(Object.fromEntries(resolved)).toEqual({ 'alice@example.com': { userId: 3, contextId: 1 }, 'ada@example.com': { userId: 3, contextId: 1 } });
       expect(ox.requestLog.length - before).toBe(1);
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('names the REST login that was refused and the URL that is not the REST API', async () => {

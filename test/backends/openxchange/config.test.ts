@@ -4,18 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSecrets } from '../../../src/engine/secrets.ts';
 import { fingerprinter } from '../../../src/state/fingerprint.ts';
-import { backend, configFrom, docs, domain } from '../../support/manifests.ts';
+import { backend, configFrom, docs, domain, loadError } from '../../support/manifests.ts';
 import { MapSecrets } from '../../support/session.ts';
 import { openxchangeBackend, SECRETS } from './support.ts';
-
-const loadError = (yaml: string): string => {
-  try {
-    configFrom(yaml);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be refused');
-};
 
 describe('an Open-Xchange MailBackend', () => {
   it('needs the master admin and the context admin', () => {

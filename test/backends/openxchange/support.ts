@@ -1,10 +1,10 @@
 // What the Open-Xchange tests share: emulators started per test and closed after it, a MailBackend manifest, a
 // client with test-sized limits, and plain SOAP calls to set up and inspect a server without the code under test.
-import { afterEach } from 'vitest';
 import type { ConnectionOptions } from '../../../src/backends/http/index.ts';
 import { startJamesEmulator, type JamesEmulator } from '../../../src/backends/james/emulator.ts';
 import { OXClient, type OXCredentials } from '../../../src/backends/openxchange/client.ts';
 import { startOpenXchangeEmulator, type OpenXchangeEmulator, type OpenXchangeEmulatorOptions } from '../../../src/backends/openxchange/emulator.ts';
+import { closeAfterEach } from '../../support/emulators.ts';
 import { backend } from '../../support/manifests.ts';
 
 export const MASTER = { login: 'oxadminmaster', password: 'Master-S3cret!' } as const;
@@ -15,21 +15,10 @@ export const SECRETS = { 'ox-master': MASTER.password, 'ox-context-admin': CONTE
 
 /** Starts emulators for one test; every one of them is closed after it. */
 export function useEmulators(): { openxchange(options?: OpenXchangeEmulatorOptions): Promise<OpenXchangeEmulator>; james(): Promise<JamesEmulator> } {
-  const running: Array<{ close(): Promise<void> }> = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((emulator) => emulator.close()));
-  });
+  const keep = closeAfterEach();
   return {
-    async openxchange(options = {}) {
-      const emulator = await startOpenXchangeEmulator({ user: MASTER.login, password: MASTER.password, ...options });
-      running.push(emulator);
-      return emulator;
-    },
-    async james() {
-      const emulator = await startJamesEmulator({});
-      running.push(emulator);
-      return emulator;
-    },
+    openxchange: async (options = {}) => keep(await startOpenXchangeEmulator({ user: MASTER.login, password: MASTER.password, ...options })),
+    james: async () => keep(await startJamesEmulator({})),
   };
 }
 
@@ -39,6 +28,16 @@ export function connection(url: string, overrides: Partial<ConnectionOptions> = 
 
 export function clientFor(url: string, credentials: Partial<OXCredentials> = {}, overrides: Partial<ConnectionOptions> = {}): OXClient {
   return new OXClient(connection(url, overrides), { master: MASTER, contextAdmin: CONTEXT_ADMIN, ...credentials });
+}
+
+/** Runs `work` with a client of the server (the test's admins, or those given), closed afterwards. */
+export async function usingClient<T>(url: string, work: (client: OXClient) => Promise<T>, credentials: Partial<OXCredentials> = {}, overrides: Partial<ConnectionOptions> = {}): Promise<T> {
+  const client = clientFor(url, credentials, overrides);
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
 }
 
 /** A MailBackend of type openxchange: master admin `ox-master`, context admin `ox-context-admin`, with `settings` added to its block. */

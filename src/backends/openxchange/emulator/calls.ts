@@ -2,7 +2,8 @@
 // the envelope), the faults OX answers with (an exception named in the detail, its message as the fault string),
 // and data objects written the way Axis2 writes them (fields in the `…/xsd` namespace).
 
-import { SoapFault, type SoapContent, type SoapContentValue, type SoapElement, type SoapValue } from '../../emulator/soap.ts';
+import { SoapFault, type SoapContent, type SoapContentValue, type SoapElement } from '../../emulator/soap.ts';
+import { isXmlElement } from '../../http/xml.ts';
 import { DATA_NAMESPACE, SERVICE_NAMESPACE } from '../soap.ts';
 
 /** A fault naming OX's exception in the detail (`<detail><ns:NoSuchContextException>…`), its message the fault string. */
@@ -22,9 +23,7 @@ export const contextExists = (message: string): SoapFault => oxException('Contex
 export const wrappedNoSuchObject = (message: string): SoapFault =>
   oxException('RemoteException', `com.openexchange.admin.rmi.exceptions.NoSuchObjectException: ${message}`);
 
-export function isElement(value: SoapValue | undefined): value is SoapElement {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export const isElement = isXmlElement;
 
 /** A data-object parameter, or an InvalidDataException naming it. */
 export function objectParameter(parameters: SoapElement, name: string): SoapElement {
