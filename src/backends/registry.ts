@@ -6,10 +6,11 @@ import type { BackendType } from '../model/schema.ts';
 import { JamesAdapter } from './james/adapter.ts';
 import { IRedAdminAdapter } from './iredadmin/adapter.ts';
 import { MailStoreAdapter, type MailStoreSettings } from './mailstore/adapter.ts';
+import { OpenXchangeAdapter, type OpenXchangeSettings } from './openxchange/adapter.ts';
 import type { EmulatorOptions, RunningEmulator } from './emulator/server.ts';
 import type { Exchange } from './http/client.ts';
 
-export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james', 'iredadmin', 'mailstore'];
+export const IMPLEMENTED_BACKENDS: readonly BackendType[] = ['james', 'iredadmin', 'mailstore', 'openxchange'];
 
 /** What a long-lived front door wants to know of every backend request (metrics). */
 export interface AdapterHooks {
@@ -42,6 +43,20 @@ export function createAdapter(backend: BackendDecl, credentials: BackendCredenti
         username: credentials.username ?? 'admin',
         password: credentials.password?.reveal() ?? 'admin',
       }, backend.options as MailStoreSettings);
+    case 'openxchange': {
+      // The master admin for contexts, each context's admin for users (openxchange.md); both required by the loader.
+      const contextAdmin = credentials.optionSecrets?.['contextAdmin.passwordSecretRef'];
+      const restPassword = credentials.optionSecrets?.['restCredentials.passwordSecretRef'];
+      const settings = backend.options as OpenXchangeSettings;
+      if (!credentials.username || !credentials.password || !contextAdmin) {
+        throw new BackendError('Unauthorized', 'an Open-Xchange backend needs the master admin (credentials.username, credentials.passwordSecretRef) and the context admin (openxchange.contextAdmin.passwordSecretRef)');
+      }
+      return new OpenXchangeAdapter(http, {
+        master: { login: credentials.username, password: credentials.password.reveal() },
+        contextAdmin: { login: settings.contextAdmin.username ?? 'oxadmin', password: contextAdmin.reveal() },
+        ...(settings.restCredentials && restPassword ? { rest: { login: settings.restCredentials.username, password: restPassword.reveal() } } : {}),
+      }, settings);
+    }
     default:
       throw new BackendError('Unsupported', `backend type "${backend.type}" is not implemented in this version of mailops (implemented: ${IMPLEMENTED_BACKENDS.join(', ')})`);
   }
@@ -61,31 +76,39 @@ export interface EmulatorCommandOptions extends EmulatorOptions {
   /** MailStore: `FUNCTION=DURATION[:STEPS]` per long-running function, `FUNCTION[=MESSAGE]` per failing one. */
   slow?: string[];
   fail?: string[];
+  /** Open-Xchange: health checks that report DOWN. */
+  healthDown?: string[];
 }
 
 /** Starts the emulator of a backend type, as `mailops emulate <type>` and the demo do. */
 export async function startBackendEmulator(type: string, options: EmulatorCommandOptions): Promise<RunningEmulator> {
   switch (type) {
     case 'james': {
-      const { user: _user, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow: _slow, fail: _fail, ...jamesOptions } = options;
+      const { user: _user, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow: _slow, fail: _fail, healthDown: _down, ...jamesOptions } = options;
       // Loaded only when an emulator runs: plan and apply never need one.
       const { startJamesEmulator } = await import('./james/emulator.ts');
       return startJamesEmulator(jamesOptions);
     }
     case 'iredadmin': {
-      const { jwtPublicKey, taskDurationMs: _duration, slow: _slow, fail: _fail, ...iredadminOptions } = options;
+      const { jwtPublicKey, taskDurationMs: _duration, slow: _slow, fail: _fail, healthDown: _down, ...iredadminOptions } = options;
       if (jwtPublicKey !== undefined) throw new BackendError('Invalid', 'iRedAdmin-Pro logs in with --user and --password, not a JWT');
       const { startIRedAdminEmulator } = await import('./iredadmin/emulator.ts');
       return startIRedAdminEmulator(iredadminOptions);
     }
     case 'mailstore': {
-      const { jwtPublicKey: _key, taskDurationMs: _duration, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow, fail, ...common } = options;
+      const { jwtPublicKey: _key, taskDurationMs: _duration, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow, fail, healthDown: _down, ...common } = options;
       const { startMailStoreEmulator, parseSlowOption, parseFailOption } = await import('./mailstore/emulator.ts');
       return startMailStoreEmulator({
         ...common,
         slow: Object.fromEntries((slow ?? []).map(parseSlowOption)),
         fail: Object.fromEntries((fail ?? []).map(parseFailOption)),
       });
+    }
+    case 'openxchange': {
+      const { jwtPublicKey, taskDurationMs: _duration, sessionTtlMs: _ttl, apiClients: _clients, legacyEnvelope: _legacy, slow: _slow, fail: _fail, ...common } = options;
+      if (jwtPublicKey !== undefined) throw new BackendError('Invalid', 'Open-Xchange takes the master admin as --user and --password, not a JWT');
+      const { startOpenXchangeEmulator } = await import('./openxchange/emulator.ts');
+      return startOpenXchangeEmulator(common);
     }
     default:
       throw new BackendError('Unsupported', `there is no emulator for "${type}" (available: ${IMPLEMENTED_BACKENDS.join(', ')})`);

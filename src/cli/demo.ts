@@ -1,5 +1,5 @@
-// mailops demo : the whole loop on embedded emulators (James, and iRedAdmin-Pro and MailStore for
-// the backends of those types), no server or secrets needed. Starts them in-process, plans
+// mailops demo : the whole loop on embedded emulators (James, and iRedAdmin-Pro, MailStore and
+// Open-Xchange for the backends of those types), no server or secrets needed. Starts them in-process, plans
 // examples/, applies, and shows that a second plan finds nothing to change.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -38,6 +38,7 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
   const emulator = await startBackendEmulator('james', { listen: '127.0.0.1:0' });
   const others: RunningEmulator[] = [];
   const archives: RunningEmulator[] = [];
+  const groupware: RunningEmulator[] = [];
   try {
     const config = await loadConfigFromPaths(inputs);
     const secrets = new InventedSecrets();
@@ -58,6 +59,16 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
         archives.push(archive);
         backend.url = archive.url;
       }
+      if (backend.type === 'openxchange' && backend.credentials.username && backend.credentials.password) {
+        // A groupware server whose master admin is the manifest's; the context admins are those mailops creates.
+        const password = (await secrets.resolve(backend.credentials.password)).reveal();
+        const openxchange = await startBackendEmulator('openxchange', { listen: '127.0.0.1:0', user: backend.credentials.username, password });
+        others.push(openxchange);
+        groupware.push(openxchange);
+        backend.url = openxchange.url;
+        // The REST API is the same emulator.
+        if (typeof backend.options['restUrl'] === 'string') backend.options = { ...backend.options, restUrl: openxchange.url };
+      }
     }
     const session = await Session.resolveAndOpen({
       config,
@@ -69,7 +80,9 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
     });
     try {
       out(style.bold(`mailops demo — a James WebAdmin emulator is listening on ${emulator.url}`));
-      for (const other of others) out(style.bold(`              and ${archives.includes(other) ? 'a MailStore Server emulator (an email archive)' : 'an iRedAdmin-Pro API emulator'} on ${other.url}`));
+      const kindOf = (other: RunningEmulator) =>
+        archives.includes(other) ? 'a MailStore Server emulator (an email archive)' : groupware.includes(other) ? 'an Open-Xchange App Suite emulator (groupware)' : 'an iRedAdmin-Pro API emulator';
+      for (const other of others) out(style.bold(`              and ${kindOf(other)} on ${other.url}`));
       out(`Configuration: ${inputs.join(', ')} (passwords invented for the demo)`);
       out();
       out(style.bold('1. mailops plan: what the configuration asks of an empty server'));
@@ -101,10 +114,13 @@ export async function demoCommand(options: { filename?: string[]; verbose?: bool
       out(`- apply made ${counts.applied} changes (${counts.failed} failed, ${counts.skipped} skipped) with ${applyRequests} requests; passwords were sent once and only their keyed fingerprints were kept.`);
       const remaining = summarize(second);
       out(`- The second plan observed the same servers with ${observeRequests} requests and found ${plural(remaining.create + remaining.update + remaining.delete, 'change')} to make.`);
+      if (groupware.length > 0) {
+        out('- Open-Xchange was observed with its health check, its contexts, and per domain the user ids and their data in batches; one domain is now served by the mail server, the archive and the groupware at once.');
+      }
       if (archives.length > 0) {
         out('- MailStore has no list call with user details: it was read with GetUsers and one GetUserInfo per managed user, and what it cannot hold (domains, quotas, aliases of several members) was shown as not applicable.');
       }
-      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, npx mailops emulate iredadmin --listen 127.0.0.1:8080 --user postmaster@example.org --password … and npx mailops emulate mailstore --listen 127.0.0.1:8463 --password …, then npx mailops plan -f examples/ (see README.md).`);
+      out(`- Try it yourself: npx mailops emulate james --listen 127.0.0.1:8000, npx mailops emulate iredadmin --listen 127.0.0.1:8080 --user postmaster@example.org --password …, npx mailops emulate mailstore --listen 127.0.0.1:8463 --password … and npx mailops emulate openxchange --listen 127.0.0.1:8009 --user oxadminmaster --password …, then npx mailops plan -f examples/ (see README.md).`);
       return counts.failed + counts.skipped === 0 && !hasChanges(second) ? EXIT_OK : EXIT_ERROR;
     } finally {
       await session.close();

@@ -22,6 +22,7 @@ export interface EmulateOptions {
   legacyEnvelope?: boolean;
   slow?: string[];
   fail?: string[];
+  healthDown?: string[];
   verbose?: boolean;
 }
 
@@ -42,6 +43,7 @@ export async function emulateCommand(backend: string, options: EmulateOptions): 
       ...(options.legacyEnvelope ? { legacyEnvelope: true } : {}),
       ...(options.slow !== undefined ? { slow: options.slow } : {}),
       ...(options.fail !== undefined ? { fail: options.fail } : {}),
+      ...(options.healthDown !== undefined ? { healthDown: options.healthDown } : {}),
     };
     const emulator = await startBackendEmulator(backend, emulatorOptions);
     await runUntilSignal(emulator);

@@ -51,10 +51,10 @@ backendOptions(program.command('apply').description('apply the changes; exit 0 w
 program
   .command('emulate')
   .description('run a local emulator of a backend’s administration API; prints "<backend> <url>" once ready')
-  .argument('<backend>', 'which backend: james, iredadmin or mailstore')
+  .argument('<backend>', 'which backend: james, iredadmin, mailstore or openxchange')
   .option('--listen <host:port>', 'where to listen (loopback only)', '127.0.0.1:0')
-  .option('--user <name>', 'administrator name, for backends that have one (iRedAdmin-Pro: the admin’s email address)')
-  .option('--password <password>', 'require this password (James: as 3.9 does, Password header; iRedAdmin-Pro: the admin’s; MailStore: default admin)')
+  .option('--user <name>', 'administrator name, for backends that have one (iRedAdmin-Pro: the admin’s email address; Open-Xchange: the master admin)')
+  .option('--password <password>', 'require this password (James: as 3.9 does, Password header; iRedAdmin-Pro: the admin’s; MailStore: default admin; Open-Xchange: the master admin’s)')
   .option('--jwt-public-key <file>', 'James: require an RS256 JWT signed by this key’s private half (as 3.8 does)')
   .option('--latency <duration>', 'add this delay to every answer, e.g. 20ms')
   .option('--fail-rate <share>', 'fail this share of requests, e.g. 0.1 or 10%')
@@ -66,6 +66,7 @@ program
   .option('--legacy-envelope', 'iRedAdmin-Pro: answer {success, msg} as releases before SQL 2.6 did')
   .option('--slow <function=duration[:steps]>', 'MailStore: make a function long-running, e.g. SetUserEmailAddresses=2s (repeatable)', collect)
   .option('--fail <function[=message]>', 'MailStore: make a function fail with this message (repeatable)', collect)
+  .option('--health-down <check>', 'Open-Xchange: GET /health reports this check DOWN, e.g. configdb (repeatable)', collect)
   .option('-v, --verbose', 'stack traces on errors')
   .action(async (backend, options) => run((await import('./emulate.ts')).emulateCommand(backend, options)));
 

@@ -9,6 +9,7 @@ import type { KubernetesListObject, V1Secret } from '@kubernetes/client-node';
 import { Engine } from '../engine/engine.ts';
 import type { Logger } from '../log.ts';
 import { KINDS } from '../model/kinds.ts';
+import { secretRefsInOptions } from '../model/config.ts';
 import type { KindName } from '../model/schema.ts';
 import { resourceKey } from './cluster-config.ts';
 import { EventRecorder } from './events.ts';
@@ -248,7 +249,10 @@ class SecretIndex {
     this.#byObject.delete(key);
     if (deleted) return;
     const spec = resource.spec as { passwordSecretRef?: { name?: string }; credentials?: { passwordSecretRef?: { name?: string }; tokenSecretRef?: { name?: string } } };
-    const names = [spec.passwordSecretRef?.name, spec.credentials?.passwordSecretRef?.name, spec.credentials?.tokenSecretRef?.name].filter((n): n is string => typeof n === 'string');
+    // A MailBackend's settings block may reference Secrets too (spec.openxchange.contextAdmin.passwordSecretRef).
+    const typeBlock = resource.kind === 'MailBackend' ? (resource.spec as Record<string, unknown>)[String((resource.spec as { type?: unknown }).type)] : undefined;
+    const optionNames = secretRefsInOptions(typeBlock).map((ref) => ref.selector.name);
+    const names = [spec.passwordSecretRef?.name, spec.credentials?.passwordSecretRef?.name, spec.credentials?.tokenSecretRef?.name, ...optionNames].filter((n): n is string => typeof n === 'string');
     const ids = names.map((name) => `${resource.metadata.namespace}/${name}`);
     this.#byObject.set(key, ids);
     for (const id of ids) {

@@ -114,6 +114,8 @@ export interface BackendCredentials {
   username?: string;
   password?: Sensitive;
   token?: Sensitive;
+  /** Secrets the backend's settings block references, by their path in it (`contextAdmin.passwordSecretRef`). */
+  optionSecrets?: Readonly<Record<string, Sensitive>>;
 }
 
 /**

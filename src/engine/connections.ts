@@ -80,7 +80,8 @@ async function closeQuietly(connection: Connection): Promise<void> {
 /** What a connection is built from; credentials enter only as a hash. */
 function connectionIdentity(backend: BackendDecl, credentials: BackendCredentials | undefined): string {
   const secret = createHash('sha256');
-  for (const value of [credentials?.username, credentials?.token?.reveal(), credentials?.password?.reveal()]) secret.update(`${value ?? ''}\0`);
+  const optionSecrets = Object.entries(credentials?.optionSecrets ?? {}).flatMap(([path, value]) => [path, value.reveal()]);
+  for (const value of [credentials?.username, credentials?.token?.reveal(), credentials?.password?.reveal(), ...optionSecrets]) secret.update(`${value ?? ''}\0`);
   const { type, url, limits, insecureSkipTLSVerify, options } = backend;
   return JSON.stringify({ type, url, limits, insecureSkipTLSVerify, options, present: credentials !== undefined, secret: secret.digest('base64url') });
 }

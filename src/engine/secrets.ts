@@ -46,16 +46,19 @@ export async function resolveSecrets(config: Config, resolver: SecretResolver, f
       if (secret) passwords.set(objectKey(user.ref), { secret, fingerprint: fingerprint(user.address, secret.reveal()) });
     }),
     ...config.backends.map(async (backend) => {
-      const { username, token, password } = backend.credentials;
-      const [tokenValue, passwordValue] = await Promise.all([
+      const { username, token, password, optionSecrets = {} } = backend.credentials;
+      const [tokenValue, passwordValue, ...optionValues] = await Promise.all([
         token ? read(backend, token, 'spec.credentials.tokenSecretRef') : undefined,
         password ? read(backend, password, 'spec.credentials.passwordSecretRef') : undefined,
+        ...Object.entries(optionSecrets).map(([path, ref]) => read(backend, ref, `spec.${backend.type}.${path}`)),
       ]);
-      if ((token && !tokenValue) || (password && !passwordValue)) return;
+      if ((token && !tokenValue) || (password && !passwordValue) || optionValues.some((value) => !value)) return;
+      const options = Object.fromEntries(Object.keys(optionSecrets).map((path, i) => [path, optionValues[i]!]));
       credentials.set(backend.id, {
         ...(username !== undefined ? { username } : {}),
         ...(tokenValue ? { token: tokenValue } : {}),
         ...(passwordValue ? { password: passwordValue } : {}),
+        ...(optionValues.length > 0 ? { optionSecrets: options } : {}),
       });
     }),
   ]);

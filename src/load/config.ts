@@ -12,11 +12,12 @@ import {
   type QuotaLimits,
   type SecretRef,
   type UserDecl,
+  secretRefsInOptions,
 } from '../model/config.ts';
 import { backendUrlProblem, domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
 import { QuantityError, parseMessages, parsePeriod, parseStorage } from '../model/quantity.ts';
 import type { Throttle, ThrottleLimits } from '../model/throttle.ts';
-import { BACKEND_OPTIONS } from '../model/schema.ts';
+import { BACKEND_OPTIONS, DOMAIN_BACKEND_OPTIONS } from '../model/schema.ts';
 import type {
   Alias,
   MailBackend,
@@ -91,6 +92,10 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       selector && { ...selector, namespace: item.ref.namespace, source: item.at(['spec', 'credentials', field]) };
     const password = secret(spec.credentials?.passwordSecretRef, 'passwordSecretRef');
     const token = secret(spec.credentials?.tokenSecretRef, 'tokenSecretRef');
+    const options = ((spec as Record<string, unknown>)[spec.type] as Record<string, unknown> | undefined) ?? {};
+    const optionSecrets = Object.fromEntries(
+      secretRefsInOptions(options).map(({ path, selector }) => [path.join('.'), { ...selector, namespace: item.ref.namespace, source: item.at(['spec', spec.type, ...path]) }]),
+    );
     const id = `${item.ref.namespace}/${item.ref.name}`;
     const urlProblem = backendUrlProblem(spec.url);
     if (urlProblem) report(item, ['spec', 'url'], urlProblem);
@@ -104,6 +109,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
         ...(spec.credentials?.username !== undefined ? { username: spec.credentials.username } : {}),
         ...(password ? { password } : {}),
         ...(token ? { token } : {}),
+        ...(Object.keys(optionSecrets).length > 0 ? { optionSecrets } : {}),
       },
       limits: {
         concurrency: spec.limits?.concurrency ?? 8,
@@ -113,11 +119,15 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
         taskTimeoutSeconds: spec.limits?.taskTimeoutSeconds ?? 600,
       },
       insecureSkipTLSVerify: spec.insecureSkipTLSVerify ?? false,
-      options: ((spec as Record<string, unknown>)[spec.type] as Record<string, unknown> | undefined) ?? {},
+      options,
     });
     // iRedAdmin-Pro's API logs in with a domain or global admin's address and password (iredadmin.md).
     if (spec.type === 'iredadmin' && !(spec.credentials?.username?.includes('@') && spec.credentials.passwordSecretRef)) {
       report(item, ['spec', 'credentials'], 'an iRedAdmin-Pro backend logs in as an admin: set credentials.username (the admin’s email address) and credentials.passwordSecretRef');
+    }
+    // Open-Xchange provisions contexts as the master admin and users as each context's admin (openxchange.md).
+    if (spec.type === 'openxchange' && !(spec.credentials?.username && spec.credentials.passwordSecretRef && options['contextAdmin'])) {
+      report(item, ['spec'], 'an Open-Xchange backend needs the master admin (credentials.username and credentials.passwordSecretRef) and the context admin (openxchange.contextAdmin.passwordSecretRef)');
     }
     // The CRD's rule, for files: a settings block only for the backend's own type.
     for (const type of Object.keys(BACKEND_OPTIONS)) {
@@ -206,6 +216,7 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       totalStorage: parseOne(item, ['spec', 'totalStorage'], spec.totalStorage, parseStorage, report),
       maxUserStorage: parseOne(item, ['spec', 'maxUserStorage'], spec.maxUserStorage, parseStorage, report),
       throttle: resolveThrottle(item, spec.defaultQuota),
+      ...domainBackendSettings(item, spec, backends, report),
       located: item,
     };
     domains.set(domain, decl);
@@ -520,4 +531,22 @@ function findLoops(users: UserDecl[], aliases: AliasDecl[]): string[][] {
     }
   }
   return [...loops.values()];
+}
+
+/** A domain's settings blocks for backend types (`spec.openxchange`), each only where the domain has a backend of that type. */
+function domainBackendSettings(
+  item: Located<MailDomain>,
+  spec: MailDomain['spec'],
+  backends: ReadonlyMap<string, BackendDecl>,
+  report: (item: Located<unknown>, path: FieldPath, message: string, key?: boolean) => void,
+): { backendSettings?: Record<string, Record<string, unknown>> } {
+  const settings: Record<string, Record<string, unknown>> = {};
+  for (const type of Object.keys(DOMAIN_BACKEND_OPTIONS)) {
+    const block = (spec as Record<string, unknown>)[type] as Record<string, unknown> | undefined;
+    if (block === undefined) continue;
+    const served = spec.backendRefs.some((r) => backends.get(`${item.ref.namespace}/${r.name}`)?.type === type);
+    if (!served) report(item, ['spec', type], `holds settings for ${type} backends, but none of its backendRefs is one`, true);
+    settings[type] = block;
+  }
+  return Object.keys(settings).length > 0 ? { backendSettings: settings } : {};
 }

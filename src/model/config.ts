@@ -55,6 +55,11 @@ export interface BackendDecl {
     username?: string;
     password?: SecretRef;
     token?: SecretRef;
+    /**
+     * Secrets the settings block of the backend's type references (`spec.openxchange.contextAdmin.passwordSecretRef`),
+     * by their path inside that block (`contextAdmin.passwordSecretRef`).
+     */
+    optionSecrets?: Readonly<Record<string, SecretRef>>;
   };
   limits: {
     concurrency: number;
@@ -88,6 +93,8 @@ export interface DomainDecl {
   maxUserStorage: Limit | null;
   /** The throttle of the QuotaPolicy its defaultQuota names; null: not managed. */
   throttle: Throttle | null;
+  /** Settings for backends of one type (`spec.openxchange: {contextId}`), by type; absent types: none. */
+  backendSettings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export interface UserDecl {
@@ -172,4 +179,20 @@ export function effectiveQuota(user: QuotaLimits | null, domain: QuotaLimits | n
 /** The global default QuotaPolicy of a namespace (the namespace of the backends it acts on). */
 export function globalQuotaOf(config: Pick<Config, 'globalQuotas'>, namespace: string): GlobalQuotaDecl | null {
   return config.globalQuotas.find((g) => g.ref.namespace === namespace) ?? null;
+}
+
+/**
+ * The secret references inside a backend's settings block: every field named `…SecretRef`, by its path in the
+ * block (`contextAdmin.passwordSecretRef`). The loader, the secret resolution and the controller's index of which
+ * object reads which Secret all find them this way.
+ */
+export function secretRefsInOptions(options: unknown, path: readonly string[] = []): Array<{ path: string[]; selector: SecretKeySelector }> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return [];
+  return Object.entries(options as Record<string, unknown>).flatMap(([key, value]) => {
+    const here = [...path, key];
+    if (key.endsWith('SecretRef') && typeof value === 'object' && value !== null && 'name' in value && 'key' in value) {
+      return [{ path: here, selector: value as SecretKeySelector }];
+    }
+    return secretRefsInOptions(value, here);
+  });
 }

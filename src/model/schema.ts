@@ -272,6 +272,86 @@ export const BACKEND_OPTIONS = {
     },
     { additionalProperties: false, description: 'Settings of an iRedAdmin-Pro backend.' },
   ),
+  openxchange: Type.Object(
+    {
+      contextAdmin: Type.Object(
+        {
+          username: Type.Optional(
+            Type.String({ pattern: '^[A-Za-z0-9._-]+$', maxLength: 128, default: 'oxadmin', description: 'Login name of the admin of each context (default oxadmin).' }),
+          ),
+          passwordSecretRef: SecretKeySelector,
+        },
+        {
+          additionalProperties: false,
+          description:
+            'The context admin: created with each context mailops creates (with this password, and the address ' +
+            '<username>@<domain>), and the login of every user call (OXUserService). Existing contexts must have this admin.',
+        },
+      ),
+      restUrl: Type.Optional(
+        Type.String({
+          pattern: '^https?://[^\\s/]+(/[^\\s]*)?$',
+          maxLength: 2048,
+          description: 'Base URL of the REST admin API (health, sessions, mail resolver), e.g. http://ox.mail.svc:8009. Default: spec.url.',
+        }),
+      ),
+      restCredentials: Type.Optional(
+        Type.Object(
+          { username: Type.String({ maxLength: 256 }), passwordSecretRef: SecretKeySelector },
+          {
+            additionalProperties: false,
+            description:
+              'The REST API\'s basic-auth login (com.openexchange.rest.services.basic-auth.login/password), for the health ' +
+              'check and the mail resolver. Default: the master admin credentials.',
+          },
+        ),
+      ),
+      contextIdFrom: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 2147483647,
+          description:
+            'How a new context gets its id when its MailDomain gives none (spec.openxchange.contextId): unset, Open-Xchange ' +
+            'allocates the next free id; set, mailops takes the lowest id from this one up that no context has.',
+        }),
+      ),
+      users: Type.Optional(
+        Type.Object(
+          {
+            language: Type.Optional(Type.String({ pattern: '^[a-z]{2}_[A-Z]{2}$', description: 'e.g. en_US, de_DE.' })),
+            timezone: Type.Optional(Type.String({ pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$', maxLength: 64, description: 'e.g. Europe/Berlin.' })),
+          },
+          {
+            additionalProperties: false,
+            description: 'Owned on every user mailops manages on this backend (a value changed by hand is set again); unset: not managed.',
+          },
+        ),
+      ),
+      batchSize: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Users read per getMultipleData call when observing.' }),
+      ),
+    },
+    { additionalProperties: false, description: 'Settings of an Open-Xchange App Suite backend.' },
+  ),
+} satisfies Partial<Record<BackendType, TSchema>>;
+
+/**
+ * Settings a MailDomain gives one type of backend (`spec.openxchange: {contextId}`), in a block named after the
+ * type, as MailBackends carry theirs. Only backends of that type read them.
+ */
+export const DOMAIN_BACKEND_OPTIONS = {
+  openxchange: Type.Object(
+    {
+      contextId: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 2147483647,
+          description: 'The id of the domain’s context, given explicitly (otherwise allocated as the MailBackend’s spec.openxchange.contextIdFrom says). A context keeps its id.',
+        }),
+      ),
+    },
+    { additionalProperties: false, description: 'How the domain is held on Open-Xchange backends.' },
+  ),
 } satisfies Partial<Record<BackendType, TSchema>>;
 export type BackendOptions = { [T in keyof typeof BACKEND_OPTIONS]: Static<(typeof BACKEND_OPTIONS)[T]> };
 
@@ -397,6 +477,7 @@ export const MailDomainSpec = Type.Object(
       ),
     ),
     deletionPolicy: DeletionPolicy('the domain (refused while it still holds users or aliases)'),
+    ...Object.fromEntries(Object.entries(DOMAIN_BACKEND_OPTIONS).map(([type, schema]) => [type, Type.Optional(schema)])),
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,5 @@
+import { DOMAIN_PROFILE_FIELDS, type DomainProfileField } from './state.ts';
+
 // What a backend can represent. The planner reads this, not the backend's type, so a new backend
 // only declares its capabilities and every unsupported field shows up as "not applicable".
 
@@ -39,9 +41,10 @@ export interface Capabilities {
   };
   /**
    * Domain settings beyond alias domains (iRedAdmin-Pro): a display name, disabling the whole
-   * domain, and storage ceilings (all mailboxes together, and the largest per user). Absent: none.
+   * domain, and storage ceilings (all mailboxes together, and the largest per user). Absent: none;
+   * a list: only those (Open-Xchange: a context can be disabled and has a quota of its own).
    */
-  domainProfile?: boolean;
+  domainProfile?: boolean | readonly DomainProfileField[];
   /** Throttling of inbound and outbound mail, server-wide, per domain and per user. Absent: none. */
   throttling?: boolean;
   /** How an address change keeps the mailbox: a backend task that moves data, a rename call, or not at all. */
@@ -64,4 +67,9 @@ export interface Capabilities {
 /** A storage limit in bytes as the backend will store it (see `storageUnit`). */
 export function roundStorage(bytes: number, unit: number): number {
   return unit <= 1 ? bytes : Math.ceil(bytes / unit) * unit;
+}
+
+/** The domain-profile fields the backend can hold. */
+export function domainProfileFields(capabilities: Capabilities): readonly DomainProfileField[] {
+  return capabilities.domainProfile === true ? DOMAIN_PROFILE_FIELDS : capabilities.domainProfile || [];
 }

@@ -4,7 +4,7 @@
 // lacks are folded into each user. Pure.
 import { effectiveQuota, globalQuotaOf, objectKey, type Config, type DomainDecl, type ObjectRef, type QuotaLimits } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
-import { roundStorage, type Capabilities } from './capabilities.ts';
+import { domainProfileFields, roundStorage, type Capabilities } from './capabilities.ts';
 import type { DesiredBackendState, DesiredDomain, DesiredUser, NotApplicable } from './state.ts';
 import { UNLIMITED, type Limit } from '../model/quantity.ts';
 
@@ -92,6 +92,7 @@ export function desiredStateFor(
       ...(defaultQuota ? { defaultQuota: { storage: defaultQuota.storage ?? null, messages: defaultQuota.messages ?? null } } : {}),
       ...profile,
       ...(throttle ? { throttle } : {}),
+      ...(domain.backendSettings?.[backendType] ? { settings: domain.backendSettings[backendType] } : {}),
     });
   }
 
@@ -204,9 +205,13 @@ function domainProfile(domain: DomainDecl, capabilities: Capabilities, na: (fiel
     ...(domain.totalStorage !== null ? { totalStorage: roundLimit(domain.totalStorage, capabilities.quota.storageUnit) } : {}),
     ...(domain.maxUserStorage !== null ? { maxUserStorage: roundLimit(domain.maxUserStorage, capabilities.quota.storageUnit) } : {}),
   };
-  if (capabilities.domainProfile) return declared;
-  for (const [field, value] of Object.entries(declared)) if (field !== 'disabled' || value === true) na(field, value);
-  return {};
+  const supported: readonly string[] = domainProfileFields(capabilities);
+  const held: Partial<DesiredDomain> = {};
+  for (const [field, value] of Object.entries(declared)) {
+    if (supported.includes(field)) Object.assign(held, { [field]: value });
+    else if (field !== 'disabled' || value === true) na(field, value);
+  }
+  return held;
 }
 
 function roundLimit(limit: Limit, unit: number): Limit {

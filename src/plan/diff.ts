@@ -8,7 +8,7 @@
 import { NO_QUOTA, describeObject, objectKey, type DeletionDecl, type QuotaLimits } from '../model/config.ts';
 import { formatMessages, formatStorage, type Limit } from '../model/quantity.ts';
 import { formatThrottleLimits, sameThrottleLimits, THROTTLE_DIRECTIONS, type Throttle } from '../model/throttle.ts';
-import type { Capabilities } from './capabilities.ts';
+import { domainProfileFields, type Capabilities } from './capabilities.ts';
 import type { Change, DomainChange, FieldChange, GlobalQuotaChange, GroupChange, Refusal, UserChange } from './plan.ts';
 import {
   DOMAIN_PROFILE_FIELDS,
@@ -239,6 +239,11 @@ function domainFields(have: DomainState | null, want: DesiredDomain): FieldChang
     const storage = field === 'totalStorage' || field === 'maxUserStorage';
     profile.push({ field, before: storage ? formatStorage(before as Limit | null) : before, after: storage ? formatStorage(after as Limit) : after });
   }
+  // Settings the domain gives this backend's type (Open-Xchange's contextId): shown on a create, compared after.
+  for (const [field, after] of Object.entries(want.settings ?? {})) {
+    const before = have?.settings?.[field] ?? null;
+    if (after !== undefined && before !== after) profile.push({ field, before, after });
+  }
   return [
     ...profile,
     ...(want.aliasDomains ? setField('aliasDomains', have?.aliasDomains ?? [], want.aliasDomains) : []),
@@ -336,14 +341,13 @@ function unmanagedThrottle(have: Throttle | undefined): UnmanagedField[] {
 function unmanagedDomainFields(have: DomainState, want: DesiredDomain, capabilities: Capabilities): UnmanagedField[] {
   const fields: UnmanagedField[] = [];
   if (capabilities.aliasDomains && !want.aliasDomains) fields.push({ field: 'aliasDomains', value: have.aliasDomains });
-  if (capabilities.domainProfile) {
-    for (const field of DOMAIN_PROFILE_FIELDS) {
-      if (want[field] !== undefined) continue;
-      const value = have[field] ?? null;
-      fields.push({ field, value: field === 'totalStorage' || field === 'maxUserStorage' ? formatStorage(value as Limit | null) : value });
-    }
+  for (const field of domainProfileFields(capabilities)) {
+    if (want[field] !== undefined) continue;
+    const value = have[field] ?? null;
+    fields.push({ field, value: field === 'totalStorage' || field === 'maxUserStorage' ? formatStorage(value as Limit | null) : value });
   }
   if (capabilities.throttling && !want.throttle) fields.push(...unmanagedThrottle(have.throttle));
+  for (const [field, value] of Object.entries(have.settings ?? {})) if (want.settings?.[field] === undefined) fields.push({ field, value });
   if ((capabilities.quota.domainDefault || capabilities.quota.domainDefaultCopied) && !want.defaultQuota) {
     if (capabilities.quota.storage) fields.push({ field: 'defaultQuota.storage', value: formatStorage(have.defaultQuota.storage) });
     if (capabilities.quota.messages) fields.push({ field: 'defaultQuota.messages', value: formatMessages(have.defaultQuota.messages) });

@@ -18,10 +18,13 @@ export interface DomainState {
   maxUserStorage?: Limit | null;
   /** Where the backend throttles (Capabilities.throttling). */
   throttle?: Throttle;
+  /** What the backend has of the settings a MailDomain can give its type (Open-Xchange: contextId). */
+  settings?: Readonly<Record<string, unknown>>;
 }
 
 /** The domain-profile fields, in the order plans show them. */
 export const DOMAIN_PROFILE_FIELDS = ['displayName', 'disabled', 'totalStorage', 'maxUserStorage'] as const;
+export type DomainProfileField = (typeof DOMAIN_PROFILE_FIELDS)[number];
 
 export interface UserState {
   address: string;
@@ -89,6 +92,8 @@ export interface DesiredDomain {
   maxUserStorage?: Limit;
   /** Owned whole: a direction that is null has no throttling at this level. */
   throttle?: Throttle;
+  /** The MailDomain's settings for this backend's type (`spec.openxchange`), each owned. */
+  settings?: Readonly<Record<string, unknown>>;
 }
 
 export interface DesiredUser {
@@ -201,6 +206,7 @@ export function domainAfter(have: DomainState | null, want: DesiredDomain): Doma
   const totalStorage = want.totalStorage ?? have?.totalStorage;
   const maxUserStorage = want.maxUserStorage ?? have?.maxUserStorage;
   const throttle = want.throttle ?? have?.throttle;
+  const settings = want.settings || have?.settings ? { ...have?.settings, ...want.settings } : undefined;
   return {
     ...after,
     ...(displayName !== undefined ? { displayName } : {}),
@@ -208,6 +214,7 @@ export function domainAfter(have: DomainState | null, want: DesiredDomain): Doma
     ...(totalStorage !== undefined ? { totalStorage } : {}),
     ...(maxUserStorage !== undefined ? { maxUserStorage } : {}),
     ...(throttle !== undefined ? { throttle } : {}),
+    ...(settings !== undefined ? { settings } : {}),
   };
 }
 

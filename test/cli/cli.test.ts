@@ -8,15 +8,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startIRedAdminEmulator, type IRedAdminEmulator } from '../../src/backends/iredadmin/emulator.ts';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
 import { startMailStoreEmulator, type MailStoreEmulator } from '../../src/backends/mailstore/emulator.ts';
+import { startOpenXchangeEmulator, type OpenXchangeEmulator } from '../../src/backends/openxchange/emulator.ts';
 import { ApplyDocument, PlanDocument } from '../../src/render/json.ts';
 import { backend, docs, domain, user } from '../support/manifests.ts';
 import { ROOT, mailops, tempDir } from '../support/cli.ts';
 
-// The examples' secrets: the users' passwords, and the admins' of iRedAdmin-Pro (examples/iredadmin.yaml)
-// and MailStore (examples/mailstore.yaml).
+// The examples' secrets: the users' passwords, and the admins' of iRedAdmin-Pro (examples/iredadmin.yaml),
+// MailStore (examples/mailstore.yaml) and Open-Xchange (examples/openxchange.yaml: its master and context admins).
 const PASSWORDS = {
   alice: 'Alice-S3cret!', bob: 'Bob-S3cret!', carol: 'Carol-S3cret!', dave: 'Dave-S3cret!', grace: 'Grace-S3cret!', heidi: 'Heidi-S3cret!',
-  'iredadmin-admin': 'Admin-S3cret!', 'mailstore-admin': 'Archive-Adm1n',
+  'iredadmin-admin': 'Admin-S3cret!', 'mailstore-admin': 'Archive-Adm1n', 'ox-master': 'Ox-Master-S3cret!', 'ox-context-admin': 'Ox-Context-S3cret!',
 };
 const secretEnv = Object.fromEntries(Object.entries(PASSWORDS).map(([name, pw]) => [`MAILOPS_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`, pw]));
 
@@ -24,6 +25,8 @@ let emulator: JamesEmulator;
 let iredadmin: IRedAdminEmulator;
 /** The examples' MailStore archive (examples/mailstore.yaml). */
 let archive: MailStoreEmulator;
+/** The examples' groupware (examples/openxchange.yaml). */
+let groupware: OpenXchangeEmulator;
 let env: Record<string, string>;
 let stateDir: string;
 
@@ -31,20 +34,21 @@ beforeEach(async () => {
   emulator = await startJamesEmulator({});
   iredadmin = await startIRedAdminEmulator({ user: 'postmaster@example.org', password: PASSWORDS['iredadmin-admin'] });
   archive = await startMailStoreEmulator({ password: PASSWORDS['mailstore-admin'] });
+  groupware = await startOpenXchangeEmulator({ user: 'oxadminmaster', password: PASSWORDS['ox-master'] });
   stateDir = await tempDir('mailops-state-');
   env = { MAILOPS_STATE_DIR: stateDir, ...secretEnv };
 });
 afterEach(async () => {
-  await Promise.all([emulator.close(), iredadmin.close(), archive.close()]);
+  await Promise.all([emulator.close(), iredadmin.close(), archive.close(), groupware.close()]);
 });
 
-const examples = () => ['-f', 'examples/', '--backend-url', `james=${emulator.url}`, '--backend-url', `iredadmin=${iredadmin.url}`, '--backend-url', `archive=${archive.url}`];
+const examples = () => ['-f', 'examples/', '--backend-url', `james=${emulator.url}`, '--backend-url', `iredadmin=${iredadmin.url}`, '--backend-url', `archive=${archive.url}`, '--backend-url', `openxchange=${groupware.url}`];
 
 describe('validate', () => {
   it('accepts the examples', async () => {
     const result = await mailops(['validate', '-f', 'examples/']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toBe('Configuration is valid: 3 MailBackends, 3 MailDomains, 6 MailUsers, 5 Aliases, 3 QuotaPolicies.\n');
+    expect(result.stdout).toBe('Configuration is valid: 4 MailBackends, 3 MailDomains, 6 MailUsers, 5 Aliases, 3 QuotaPolicies.\n');
   });
 
   it('rejects bad input with file, line, column and field, and exit code 1', async () => {
@@ -61,15 +65,19 @@ describe('plan and apply', () => {
   it('plans (exit 2), applies (exit 0), and plans again with no changes (exit 0)', async () => {
     const first = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env });
     expect(first.code).toBe(2);
-    expect(first.stdout).toContain('Plan: 20 to create, 1 to update, 0 to delete.');
+    expect(first.stdout).toContain('Plan: 24 to create, 1 to update, 0 to delete.');
 
     const apply = await mailops(['apply', ...examples()], { env });
     expect(apply.code).toBe(0);
     expect(apply.stdout).toMatch(/✓ \+ user alice@example\.com \[james\]/);
     expect(apply.stdout).toMatch(/✓ \+ user dave@example\.org \[iredadmin\]/);
     expect(apply.stdout).toMatch(/✓ \+ user grace@office\.example \[archive\]/);
-    expect(apply.stdout).toContain('Apply complete: 21 applied, 0 failed, 0 skipped.');
+    expect(apply.stdout).toMatch(/✓ \+ user grace@office\.example \[openxchange\]/);
+    expect(apply.stdout).toContain('Apply complete: 25 applied, 0 failed, 0 skipped.');
     expect(archive.users.find((u) => u.userName === 'grace@office.example')?.emailAddresses).toEqual(['grace@office.example', 'g.hopper@office.example', 'info@office.example']);
+    // One domain on the mail server, the archive and the groupware at once.
+    expect(groupware.contexts).toMatchObject([{ id: 100, name: 'office.example' }]);
+    expect(groupware.users.find((u) => u.name === 'grace')).toMatchObject({ displayName: 'Grace Hopper', aliases: ['grace@office.example', 'g.hopper@office.example', 'info@office.example'] });
 
     const second = await mailops(['plan', ...examples(), '--detailed-exitcode'], { env });
     expect(second).toMatchObject({ code: 0, stderr: '' });
@@ -81,14 +89,15 @@ describe('plan and apply', () => {
     const ajv = new Ajv({ strict: false });
     const document = JSON.parse(plan.stdout);
     expect(ajv.validate(PlanDocument, document), JSON.stringify(ajv.errors)).toBe(true);
-    expect(document.summary).toEqual({ create: 20, update: 1, delete: 0 });
+    expect(document.summary).toEqual({ create: 24, update: 1, delete: 0 });
     expect(document.backends.find((b: { name: string }) => b.name === 'james').requests).toBe(4);
     expect(document.backends.find((b: { name: string }) => b.name === 'archive').requests).toBe(1);
+    expect(document.backends.find((b: { name: string }) => b.name === 'openxchange').requests).toBe(2); // health, contexts
 
     const apply = await mailops(['apply', ...examples(), '-o', 'json'], { env });
     const applied = JSON.parse(apply.stdout);
     expect(ajv.validate(ApplyDocument, applied), JSON.stringify(ajv.errors)).toBe(true);
-    expect(applied.summary).toEqual({ applied: 21, failed: 0, skipped: 0, pending: 0 });
+    expect(applied.summary).toEqual({ applied: 25, failed: 0, skipped: 0, pending: 0 });
 
     const markdown = await mailops(['plan', ...examples(), '-o', 'markdown'], { env });
     expect(markdown.stdout).toMatch(/^### mailops plan\n\n\*\*No changes\.\*\*/);
@@ -172,7 +181,7 @@ describe('a backend that fails', () => {
     const server = createServer((_, res) => res.end('<html>not james</html>')).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as { port: number }).port;
-    const result = await mailops(['plan', '-f', 'examples/', '--backend-url', `james=http://127.0.0.1:${port}`, '--backend-url', `iredadmin=${iredadmin.url}`, '--backend-url', `archive=${archive.url}`], { env });
+    const result = await mailops(['plan', '-f', 'examples/', '--backend-url', `james=http://127.0.0.1:${port}`, '--backend-url', `iredadmin=${iredadmin.url}`, '--backend-url', `archive=${archive.url}`, '--backend-url', `openxchange=${groupware.url}`], { env });
     server.close();
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^Error: backend "james" \(http:\/\/127\.0\.0\.1:\d+\): GET \/\w+: the answer is not JSON \("<html>not james<\/html>"\); is this James WebAdmin\?\n$/);
@@ -231,17 +240,18 @@ describe('emulate', () => {
   it('refuses a backend it cannot emulate', async () => {
     const result = await mailops(['emulate', 'exchange']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('mailops: there is no emulator for "exchange" (available: james, iredadmin, mailstore)\n');
+    expect(result.stderr).toBe('mailops: there is no emulator for "exchange" (available: james, iredadmin, mailstore, openxchange)\n');
   });
 });
 
 describe('demo', () => {
-  it('plans, applies and re-plans the examples on embedded emulators (James and iRedAdmin-Pro)', async () => {
+  it('plans, applies and re-plans the examples on embedded emulators (James, iRedAdmin-Pro, MailStore, Open-Xchange)', async () => {
     const result = await mailops(['demo']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Plan: 20 to create, 1 to update, 0 to delete.');
+    expect(result.stdout).toContain('Plan: 24 to create, 1 to update, 0 to delete.');
     expect(result.stdout).toMatch(/✓ \+ domain example\.org \[iredadmin\]/);
-    expect(result.stdout).toContain('Apply complete: 21 applied, 0 failed, 0 skipped.');
+    expect(result.stdout).toMatch(/✓ \+ domain office\.example \[openxchange\]/);
+    expect(result.stdout).toContain('Apply complete: 25 applied, 0 failed, 0 skipped.');
     expect(result.stdout).toMatch(/3\. mailops plan again[^\n]*\n\n(?:.*\n)*No changes\.\n/);
   });
 });

@@ -10,8 +10,9 @@ const james = inject('realJames');
 describe.skipIf(james === null)('mailops against a real Apache James', () => {
   it('apply examples/, then plan prints No changes.', async () => {
     const dir = await tempDir();
-    // James only: the iRedAdmin-Pro and MailStore examples need servers of their own.
-    await cp(path.join(ROOT, 'examples'), dir, { recursive: true, filter: (source) => !source.endsWith('iredadmin.yaml') && !source.endsWith('mailstore.yaml') });
+    // James only: the iRedAdmin-Pro, MailStore and Open-Xchange examples need servers of their own.
+    const otherServers = ['iredadmin.yaml', 'mailstore.yaml', 'openxchange.yaml'];
+    await cp(path.join(ROOT, 'examples'), dir, { recursive: true, filter: (source) => !otherServers.some((file) => source.endsWith(file)) });
     // The examples' backend, with the credentials a real James 3.8 needs.
     await writeFile(
       path.join(dir, 'backend.yaml'),

@@ -2,6 +2,16 @@
 import { loadConfigFromDocuments, parseYamlFile } from '../../src/load/index.ts';
 import type { Config } from '../../src/model/config.ts';
 
+/** The message a configuration is refused with; fails the test when it is accepted. */
+export function loadError(yaml: string): string {
+  try {
+    configFrom(yaml);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
 /** Parses YAML (several documents allowed) as if it were the file `file`, and loads it. */
 export function configFrom(yaml: string, file = 'test.yaml'): Config {
   const parsed = parseYamlFile(file, yaml);

@@ -4,7 +4,8 @@
 // in the service's namespace. A SoapFault thrown by a handler, an unknown operation or a broken envelope is
 // answered with a SOAP fault on HTTP 500, as SOAP 1.1 requires. XML is read and written by fast-xml-parser.
 
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLBuilder } from 'fast-xml-parser';
+import { readSoapBody, type XmlElement, type XmlValue } from '../http/xml.ts';
 import type { ActionTable } from './actions.ts';
 import { textAnswer } from './answers.ts';
 import type { EmulatorRequest, EmulatorResponse } from './server.ts';
@@ -14,10 +15,8 @@ const XSI_NAMESPACE = 'http://www.w3.org/2001/XMLSchema-instance';
 const XML_CONTENT = 'text/xml; charset=UTF-8';
 
 /** An element's content: text, nil (`xsi:nil="true"`), child elements, or the repeats of an element. */
-export type SoapValue = string | null | SoapElement | SoapValue[];
-export interface SoapElement {
-  [name: string]: SoapValue;
-}
+export type SoapValue = XmlValue;
+export type SoapElement = XmlElement;
 
 /** What a handler returns: child elements, their text given as strings, numbers or booleans; arrays repeat. */
 export type SoapContentValue = string | number | boolean | null | SoapContent | SoapContentValue[];
@@ -51,26 +50,7 @@ export interface SoapServiceOptions {
   readonly operations: ActionTable<SoapOperation>;
 }
 
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-});
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: true });
-
-/** Drops attributes (namespace declarations, xsi:type), keeps `xsi:nil` as null and text-only elements as strings. */
-function toSoapValue(node: unknown): SoapValue {
-  if (Array.isArray(node)) return node.map(toSoapValue);
-  if (node === null || typeof node !== 'object') return node === undefined || node === null ? '' : String(node);
-  const entries = Object.entries(node as Record<string, unknown>);
-  if (entries.some(([name, value]) => name === '@nil' && value === 'true')) return null;
-  const children = entries.filter(([name]) => !name.startsWith('@'));
-  if (children.length === 1 && children[0]?.[0] === '#text') return String(children[0][1]);
-  return Object.fromEntries(children.filter(([name]) => name !== '#text').map(([name, value]) => [name, toSoapValue(value)]));
-}
 
 /** The content as the builder takes it: nil for null, text for numbers and booleans. */
 function toXmlNode(value: SoapContentValue): unknown {
@@ -114,12 +94,8 @@ function operationOfAction(header: string | string[] | undefined): string | unde
 
 /** Parses the envelope; a string is the reason it cannot be used. */
 function parseEnvelope(text: string): { operation: string; parameters: SoapElement } | string {
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) return `malformed XML: ${valid.err.msg} (line ${valid.err.line})`;
-  const root = toSoapValue(parser.parse(text));
-  const envelopeElement = root !== null && typeof root === 'object' && !Array.isArray(root) ? root['Envelope'] : undefined;
-  const body = envelopeElement !== null && typeof envelopeElement === 'object' && !Array.isArray(envelopeElement) ? envelopeElement['Body'] : undefined;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'no SOAP Envelope with a Body';
+  const body = readSoapBody(text);
+  if (typeof body === 'string') return body;
   const [first] = Object.entries(body);
   if (first === undefined) return 'the SOAP Body is empty';
   const [operation, content] = first;
@@ -129,7 +105,7 @@ function parseEnvelope(text: string): { operation: string; parameters: SoapEleme
 /** A request handler for one SOAP service (one endpoint URL). */
 export function createSoapService(options: SoapServiceOptions): (request: EmulatorRequest) => Promise<EmulatorResponse> {
   return async (request) => {
-    const parsed = parseEnvelope(request.body.toString('utf8').replace(/^\uFEFF/, ''));
+    const parsed = parseEnvelope(request.body.toString('utf8'));
     if (typeof parsed === 'string') return soapFault('Client', parsed);
     const operation = operationOfAction(request.headers['soapaction']) ?? parsed.operation;
     const handler = options.operations.find(operation);

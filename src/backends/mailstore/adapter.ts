@@ -23,6 +23,7 @@ import type { Capabilities } from '../../plan/capabilities.ts';
 import type { Change, GroupChange, UserChange } from '../../plan/plan.ts';
 import type { BackendState, DesiredUser, GroupState, UserState } from '../../plan/state.ts';
 import type { ConnectionOptions } from '../http/index.ts';
+import { KeyedSerializer } from '../serial.ts';
 import {
   createUser,
   deleteUser,
@@ -100,7 +101,7 @@ export class MailStoreAdapter implements BackendAdapter {
   /** Final statuses seen by pollTask, by token: the legacy form delivers a final status once only. */
   readonly #finalStatuses = new Map<string, MailStoreStatus>();
   /** Address lists are written whole: one read-modify-write per user at a time. */
-  readonly #userLocks = new Map<string, Promise<unknown>>();
+  readonly #userLocks = new KeyedSerializer();
   /** The scope of the last observation: which addresses the configuration manages. */
   #scope: ObserveScope = { domains: [] };
 
@@ -428,17 +429,8 @@ export class MailStoreAdapter implements BackendAdapter {
     return name;
   }
 
-  async #withUser<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const key = name.toLowerCase();
-    const previous = this.#userLocks.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.#userLocks.set(key, settled);
-    try {
-      return await next;
-    } finally {
-      if (this.#userLocks.get(key) === settled) this.#userLocks.delete(key);
-    }
+  #withUser<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.#userLocks.run(name.toLowerCase(), work);
   }
 
   // ------------------------------------------------------------------ tasks

@@ -2,17 +2,8 @@
 // and QuotaPolicy throttles, where they apply and how bad ones are refused (file, line, column, field).
 import { describe, expect, it } from 'vitest';
 import { globalQuotaOf } from '../../../src/model/config.ts';
-import { configFrom, docs, domain, quotaPolicy, user } from '../../support/manifests.ts';
+import { configFrom, docs, domain, loadError, quotaPolicy, user } from '../../support/manifests.ts';
 import { iredadminBackend } from './support.ts';
-
-const loadError = (yaml: string): string => {
-  try {
-    configFrom(yaml);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be refused');
-};
 
 describe('an iRedAdmin-Pro MailBackend', () => {
   it('logs in as an admin: an address and a password secret are required', () => {

@@ -1,11 +1,11 @@
 // What the iRedAdmin-Pro tests share: emulators started per test and closed after it, a MailBackend manifest, a
 // client with test-sized limits, and plain API calls (curl-like) to set up and inspect a server independently of
 // the code under test.
-import { afterEach } from 'vitest';
 import { IRedAdminClient } from '../../../src/backends/iredadmin/client.ts';
 import { startIRedAdminEmulator, type IRedAdminEmulator, type IRedAdminEmulatorOptions } from '../../../src/backends/iredadmin/emulator.ts';
 import { startJamesEmulator, type JamesEmulator } from '../../../src/backends/james/emulator.ts';
 import type { ConnectionOptions } from '../../../src/backends/http/index.ts';
+import { closeAfterEach } from '../../support/emulators.ts';
 import { backend } from '../../support/manifests.ts';
 
 export const ADMIN = { user: 'postmaster@example.org', password: 'Admin-S3cret!' } as const;
@@ -15,21 +15,10 @@ export function useEmulators(): {
   iredadmin(options?: IRedAdminEmulatorOptions): Promise<IRedAdminEmulator>;
   james(): Promise<JamesEmulator>;
 } {
-  const running: Array<{ close(): Promise<void> }> = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((emulator) => emulator.close()));
-  });
+  const keep = closeAfterEach();
   return {
-    async iredadmin(options = {}) {
-      const emulator = await startIRedAdminEmulator({ user: ADMIN.user, password: ADMIN.password, ...options });
-      running.push(emulator);
-      return emulator;
-    },
-    async james() {
-      const emulator = await startJamesEmulator({});
-      running.push(emulator);
-      return emulator;
-    },
+    iredadmin: async (options = {}) => keep(await startIRedAdminEmulator({ user: ADMIN.user, password: ADMIN.password, ...options })),
+    james: async () => keep(await startJamesEmulator({})),
   };
 }
 
