@@ -2,7 +2,7 @@
 // `~` update with old → new per field, `-` delete, `±` an address change with a data move,
 // secrets as (sensitive), one closing summary line.
 import { describeObject } from '../model/config.ts';
-import { hasChanges, summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
+import { describeUnmanagedPasswords, hasChanges, summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
 import type { NotApplicable } from '../plan/state.ts';
 import { SENSITIVE_PLACEHOLDER } from '../model/sensitive.ts';
 import type { ChangeResult } from '../engine/apply.ts';
@@ -57,6 +57,8 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     }
   }
   for (const note of plan.notes ?? []) lines.push(style.dim(`Note: ${note}`));
+  const passwords = describeUnmanagedPasswords(plan, options.verbose ? Infinity : 5);
+  if (passwords) lines.push(style.dim(`Note: ${passwords}.`));
   if (plan.skippedDocuments) {
     lines.push(style.dim(`Skipped ${plan.skippedDocuments} document${plan.skippedDocuments === 1 ? '' : 's'} of other API groups.`));
   }
