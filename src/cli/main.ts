@@ -49,6 +49,20 @@ backendOptions(program.command('apply').description('apply the changes; exit 0 w
   .action(async (options) => run((await import('./apply.ts')).applyCommand(options)));
 
 program
+  .command('export')
+  .description('read live backends and write manifests that plan No changes: adopt a server without a single write')
+  .requiredOption('-f, --filename <path>', 'the MailBackend manifests of the servers to read (repeatable; other kinds are ignored)', collect)
+  .requiredOption('-o, --output <dir>', 'where to write the manifests')
+  .option('--backend <name>', 'read this MailBackend (repeatable; default: every one in -f)', collect)
+  .option('--domain <domain>', 'export only this domain (repeatable; default: every domain, and the global default quota)', collect)
+  .option('--per-object', 'one file per object (<domain>/<kind>-<name>.yaml) instead of one per domain')
+  .option('--force', 'overwrite files that already exist')
+  .option('--secrets-dir <dir>', 'read the backends’ credentials <name>/<key> from <dir>/<name>/<key> (default: $MAILOPS_SECRETS_DIR)')
+  .option('--backend-url <name=url>', 'use this URL for the MailBackend <name> instead of its spec.url (repeatable)', collect)
+  .option('-v, --verbose', 'debug logs on stderr, stack traces')
+  .action(async (options) => run((await import('./export.ts')).exportCommand(options)));
+
+program
   .command('emulate')
   .description('run a local emulator of a backend’s administration API; prints "<backend> <url>" once ready')
   .argument('<backend>', 'which backend: james, iredadmin or mailstore')
