@@ -40,6 +40,8 @@ inputOptions(program.command('validate').description('check manifests; exit 0 wh
 backendOptions(program.command('plan').description('show what apply would change on every backend'))
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
   .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+  .option('--git-base <ref>', 'show the change since this git revision object by object: the manifest lines changed in git beside the backend changes they cause')
+  .option('--offline', 'with --git-base: the declared state only; contacts no backend and reads no secret')
   .action(async (options) => run((await import('./plan.ts')).planCommand(options)));
 
 backendOptions(program.command('apply').description('apply the changes; exit 0 when every backend converged, 1 otherwise'))
