@@ -151,7 +151,7 @@ function sortedDomains(domains: Iterable<string>): string[] {
 
 /** The head, as many sections as fit, and the tail; what does not fit is said, never cut mid-way. */
 function fit(head: string[], sections: string[][], tail: string[], limit: number): string {
-  const join = (parts: string[]) => `${parts.join('\n')}\n`;
+  const join = (parts: string[]) => `${parts.join('\n').trimEnd()}\n`;
   const whole = join([...head, ...sections.flat(), ...tail]);
   if (whole.length <= limit) return whole;
   const fullPlanAt = tail.indexOf('<details><summary>Full plan</summary>');
