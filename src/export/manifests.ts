@@ -32,9 +32,18 @@ export function renderManifests(model: ExportModel, options: ManifestOptions): M
     user: new UniqueNames(),
     alias: new UniqueNames(),
   };
+  const domainBackends = new Map(model.domains.map((d) => [d.domain, d.backends]));
   const backendRefs = (ids: readonly string[]) => ids.map((id) => ({ name: options.backendNames.get(id) ?? id.slice(id.indexOf('/') + 1) }));
   const sources = (ids: readonly string[]) => ids.map((id) => options.backendNames.get(id) ?? id).join(', ');
-  const metadata = (name: string) => ({ name, ...(options.namespace !== 'default' ? { namespace: options.namespace } : {}) });
+  const manifest = (kind: string, name: string, spec: Record<string, unknown>) => ({
+    apiVersion: API_GROUP_VERSION,
+    kind,
+    metadata: { name, ...(options.namespace !== 'default' ? { namespace: options.namespace } : {}) },
+    spec,
+  });
+  /** backendRefs, where the object is on fewer backends than its domain. */
+  const narrowed = (object: { backends: string[]; domain: string }) =>
+    sameList(object.backends, domainBackends.get(object.domain) ?? []) ? {} : { backendRefs: backendRefs(object.backends) };
   const disagreements = new Map<string, Disagreement[]>();
   for (const d of model.disagreements) {
     const key = `${d.resource}:${d.key}`;
@@ -45,99 +54,60 @@ export function renderManifests(model: ExportModel, options: ManifestOptions): M
 
   const files = new Map<string, string[]>();
   const add = (file: string, document: string) => files.set(file, [...(files.get(file) ?? []), document]);
-  const fileOf = (domain: string, kind: string, name: string) => (options.perObject ? path.join(domain, `${kind}-${name}.yaml`) : `${domain}.yaml`);
+  /** One object into its domain's file (or a file of its own), with the comment above it. */
+  const put = (domain: string, object: ReturnType<typeof manifest>, comment: string[], flow: string[]) =>
+    add(options.perObject ? path.join(domain, `${object.kind.toLowerCase()}-${object.metadata.name}.yaml`) : `${domain}.yaml`, render(object, comment, flow));
 
-  const domainBackends = new Map<string, string[]>();
   for (const domain of model.domains) {
-    domainBackends.set(domain.domain, domain.backends);
     const name = names.domain.take(domain.domain);
-    add(
-      fileOf(domain.domain, 'maildomain', name),
-      render(
-        {
-          apiVersion: API_GROUP_VERSION,
-          kind: 'MailDomain',
-          metadata: metadata(name),
-          spec: {
-            domain: domain.domain,
-            backendRefs: backendRefs(domain.backends),
-            ...(domain.aliasDomains ? { aliasDomains: domain.aliasDomains } : {}),
-            ...(domain.defaultQuota ? { defaultQuota: limits(domain.defaultQuota) } : {}),
-            ...(domain.displayName !== undefined ? { displayName: domain.displayName } : {}),
-            ...(domain.disabled !== undefined ? { disabled: domain.disabled } : {}),
-            ...(domain.totalStorage !== undefined ? { totalStorage: storage(domain.totalStorage) } : {}),
-            ...(domain.maxUserStorage !== undefined ? { maxUserStorage: storage(domain.maxUserStorage) } : {}),
-          },
-        },
-        [
-          ` Exported from ${sources(domain.backends)}. Not pruned: users and aliases that are not declared are left alone`,
-          ' (set prune.enabled: true to have them deleted).',
-          ...notes('domain', domain.domain),
-        ],
-        ['backendRefs'],
-      ),
-    );
+    const spec = {
+      domain: domain.domain,
+      backendRefs: backendRefs(domain.backends),
+      ...(domain.aliasDomains ? { aliasDomains: domain.aliasDomains } : {}),
+      ...(domain.defaultQuota ? { defaultQuota: limits(domain.defaultQuota) } : {}),
+      ...(domain.displayName !== undefined ? { displayName: domain.displayName } : {}),
+      ...(domain.disabled !== undefined ? { disabled: domain.disabled } : {}),
+      ...(domain.totalStorage !== undefined ? { totalStorage: storage(domain.totalStorage) } : {}),
+      ...(domain.maxUserStorage !== undefined ? { maxUserStorage: storage(domain.maxUserStorage) } : {}),
+    };
+    const comment = [
+      ` Exported from ${sources(domain.backends)}. Not pruned: users and aliases that are not declared are left alone`,
+      ' (set prune.enabled: true to have them deleted).',
+      ...notes('domain', domain.domain),
+    ];
+    put(domain.domain, manifest('MailDomain', name, spec), comment, ['backendRefs']);
   }
 
   for (const user of model.users) {
     const name = names.user.take(user.address);
-    const narrowed = !sameList(user.backends, domainBackends.get(user.domain) ?? []);
-    add(
-      fileOf(user.domain, 'mailuser', name),
-      render(
-        {
-          apiVersion: API_GROUP_VERSION,
-          kind: 'MailUser',
-          metadata: metadata(name),
-          spec: {
-            address: user.address,
-            passwordSecretRef: { name, key: PASSWORD_KEY, optional: true },
-            ...(user.displayName !== undefined ? { displayName: user.displayName } : {}),
-            ...(user.disabled !== undefined ? { disabled: user.disabled } : {}),
-            ...(user.extraAddresses ? { extraAddresses: user.extraAddresses } : {}),
-            ...(user.forwarding ? { forwarding: user.forwarding } : {}),
-            ...(user.quota ? { quota: limits(user.quota) } : {}),
-            ...(narrowed ? { backendRefs: backendRefs(user.backends) } : {}),
-          },
-        },
-        [
-          ` Exported from ${sources(user.backends)}. A password cannot be read back: it stays as it is on the server until`,
-          ` the Secret ${name} (key ${PASSWORD_KEY}) exists; from then on mailops manages it.`,
-          ...notes('user', user.address),
-        ],
-        ['passwordSecretRef', 'backendRefs'],
-      ),
-    );
+    const spec = {
+      address: user.address,
+      passwordSecretRef: { name, key: PASSWORD_KEY, optional: true },
+      ...(user.displayName !== undefined ? { displayName: user.displayName } : {}),
+      ...(user.disabled !== undefined ? { disabled: user.disabled } : {}),
+      ...(user.extraAddresses ? { extraAddresses: user.extraAddresses } : {}),
+      ...(user.forwarding ? { forwarding: user.forwarding } : {}),
+      ...(user.quota ? { quota: limits(user.quota) } : {}),
+      ...narrowed(user),
+    };
+    const comment = [
+      ` Exported from ${sources(user.backends)}. A password cannot be read back: it stays as it is on the server until`,
+      ` the Secret ${name} (key ${PASSWORD_KEY}) exists; from then on mailops manages it.`,
+      ...notes('user', user.address),
+    ];
+    put(user.domain, manifest('MailUser', name, spec), comment, ['passwordSecretRef', 'backendRefs']);
   }
 
   for (const alias of model.aliases) {
     const name = names.alias.take(alias.address);
-    const narrowed = !sameList(alias.backends, domainBackends.get(alias.domain) ?? []);
-    add(
-      fileOf(alias.domain, 'alias', name),
-      render(
-        {
-          apiVersion: API_GROUP_VERSION,
-          kind: 'Alias',
-          metadata: metadata(name),
-          spec: { address: alias.address, members: alias.members, ...(narrowed ? { backendRefs: backendRefs(alias.backends) } : {}) },
-        },
-        [` Exported from ${sources(alias.backends)}.`, ...notes('alias', alias.address)],
-        ['backendRefs'],
-      ),
-    );
+    put(alias.domain, manifest('Alias', name, { address: alias.address, members: alias.members, ...narrowed(alias) }), [` Exported from ${sources(alias.backends)}.`, ...notes('alias', alias.address)], ['backendRefs']);
   }
 
   if (model.globalQuota) {
     add(
       'global-default.yaml',
       render(
-        {
-          apiVersion: API_GROUP_VERSION,
-          kind: 'QuotaPolicy',
-          metadata: metadata('global-default'),
-          spec: { ...limits(model.globalQuota.limits), globalDefault: true },
-        },
+        manifest('QuotaPolicy', 'global-default', { ...limits(model.globalQuota.limits), globalDefault: true }),
         [` The server-wide default quota of ${sources(model.globalQuota.backends)}.`, ...notes('globalQuota', 'global')],
         [],
       ),

@@ -21,7 +21,7 @@ spec:
   url: http://127.0.0.1:1
 `;
 
-const BASE = `apiVersion: mailops.dev/v1alpha1
+const DOMAIN_AND_ALICE = (storage: string) => `apiVersion: mailops.dev/v1alpha1
 kind: MailDomain
 metadata: {name: example-com}
 spec:
@@ -35,9 +35,11 @@ metadata: {name: alice}
 spec:
   address: alice@example.com
   passwordSecretRef: {name: alice, key: password}
-  quota: {storage: 1Gi}
+  quota: {storage: ${storage}}
 ---
-apiVersion: mailops.dev/v1alpha1
+`;
+
+const BASE = `${DOMAIN_AND_ALICE('1Gi')}apiVersion: mailops.dev/v1alpha1
 kind: MailUser
 metadata: {name: bob}
 spec:
@@ -46,23 +48,7 @@ spec:
 `;
 
 /** alice's quota doubled, bob gone, carol new (with a comment). */
-const CHANGED = `apiVersion: mailops.dev/v1alpha1
-kind: MailDomain
-metadata: {name: example-com}
-spec:
-  domain: example.com
-  backendRefs: [{name: james}]
-  prune: {enabled: true, maxUserDeletionPercent: 100}
----
-apiVersion: mailops.dev/v1alpha1
-kind: MailUser
-metadata: {name: alice}
-spec:
-  address: alice@example.com
-  passwordSecretRef: {name: alice, key: password}
-  quota: {storage: 2Gi}
----
-# Carol joins sales.
+const CHANGED = `${DOMAIN_AND_ALICE('2Gi')}# Carol joins sales.
 apiVersion: mailops.dev/v1alpha1
 kind: MailUser
 metadata: {name: carol}
@@ -70,6 +56,11 @@ spec:
   address: carol@example.com
   passwordSecretRef: {name: carol, key: password}
 `;
+
+/** The lines changed in git, as the markdown shows them beside each object (offline and online alike). */
+const ALICE_DIFF = '```diff\n@@ mail/users.yaml @@\n-  quota: {storage: 1Gi}\n+  quota: {storage: 2Gi}\n```';
+const BOB_DIFF = '```diff\n@@ mail/users.yaml @@\n-metadata: {name: bob}\n-  address: bob@example.com\n-  passwordSecretRef: {name: bob, key: password}\n```';
+const CAROL_DIFF = '```diff\n@@ mail/users.yaml @@\n+# Carol joins sales.\n+metadata: {name: carol}\n+  address: carol@example.com\n+  passwordSecretRef: {name: carol, key: password}\n```';
 
 let repo: string;
 
@@ -139,34 +130,19 @@ Compared with \`HEAD\` (\`${commit.trim()}\`): declared state only, no backend w
 
 **\`~\` MailUser \`alice\`** — \`mail/users.yaml:9\`
 
-\`\`\`diff
-@@ mail/users.yaml @@
--  quota: {storage: 1Gi}
-+  quota: {storage: 2Gi}
-\`\`\`
+${ALICE_DIFF}
 
 - \`quota.storage\`: 1Gi → 2Gi
 
 **\`-\` MailUser \`bob\`** — \`mail/users.yaml:17 (at the base)\`
 
-\`\`\`diff
-@@ mail/users.yaml @@
--metadata: {name: bob}
--  address: bob@example.com
--  passwordSecretRef: {name: bob, key: password}
-\`\`\`
+${BOB_DIFF}
 
 _Removed: on the backends it is deleted only where its MailDomain prunes._
 
 **\`+\` MailUser \`carol\`** — \`mail/users.yaml:18\`
 
-\`\`\`diff
-@@ mail/users.yaml @@
-+# Carol joins sales.
-+metadata: {name: carol}
-+  address: carol@example.com
-+  passwordSecretRef: {name: carol, key: password}
-\`\`\`
+${CAROL_DIFF}
 
 - \`address\`: carol@example.com
 - \`passwordSecretRef\`: carol/password
@@ -218,11 +194,7 @@ Compared with \`HEAD\` (\`${commit.trim()}\`), object by object: the lines chang
 
 **\`~\` MailUser \`alice\`** — \`mail/users.yaml:9\`
 
-\`\`\`diff
-@@ mail/users.yaml @@
--  quota: {storage: 1Gi}
-+  quota: {storage: 2Gi}
-\`\`\`
+${ALICE_DIFF}
 
 | | backend | change |
 |---|---|---|
@@ -230,12 +202,7 @@ Compared with \`HEAD\` (\`${commit.trim()}\`), object by object: the lines chang
 
 **\`-\` MailUser \`bob\`** — \`mail/users.yaml:17 (at the base)\`
 
-\`\`\`diff
-@@ mail/users.yaml @@
--metadata: {name: bob}
--  address: bob@example.com
--  passwordSecretRef: {name: bob, key: password}
-\`\`\`
+${BOB_DIFF}
 
 | | backend | change |
 |---|---|---|
@@ -243,13 +210,7 @@ Compared with \`HEAD\` (\`${commit.trim()}\`), object by object: the lines chang
 
 **\`+\` MailUser \`carol\`** — \`mail/users.yaml:18\`
 
-\`\`\`diff
-@@ mail/users.yaml @@
-+# Carol joins sales.
-+metadata: {name: carol}
-+  address: carol@example.com
-+  passwordSecretRef: {name: carol, key: password}
-\`\`\`
+${CAROL_DIFF}
 
 | | backend | change |
 |---|---|---|
