@@ -105,6 +105,9 @@ function report(result: ExportResult, options: ExportCommandOptions): void {
     err(`Disagreement: ${what} ${d.field}: ${d.values.map((v) => `${v.backend} has ${v.value}`).join('; ')} — ${d.outcome}`);
   }
   for (const skipped of model.skipped) err(`Skipped: ${skipped}`);
+  for (const domain of options.domain ?? []) {
+    if (!model.domains.some((d) => d.domain === domain.toLowerCase())) err(`Warning: --domain ${domain}: no backend that was read holds it`);
+  }
   const parts = [
     count(model.domains.length, 'domain', 'domains'),
     count(model.users.length, 'user', 'users'),

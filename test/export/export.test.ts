@@ -192,6 +192,23 @@ spec:
     expect(forced.code).toBe(0);
   });
 
+  it('exports James alone: domains, alias domains, quotas at every level, forwards, aliases', async () => {
+    await serversFromExamples();
+    const backends = await backendsFile();
+    const { out, result } = await exportTo(['-f', backends, '--backend', 'james', '--domain', 'example.com', '--domain', 'nowhere.example']);
+    expect(result.stderr).toBe('Warning: --domain nowhere.example: no backend that was read holds it\n');
+    expect(result.code).toBe(0);
+    expect(await filesIn(out)).toEqual(['example.com.yaml']);
+    const com = await readFile(path.join(out, 'example.com.yaml'), 'utf8');
+    expect(com).toContain('  aliasDomains:\n    - example.net\n  defaultQuota:\n    storage: 5Gi\n');
+    expect(com).toContain('  forwarding:\n    to:\n      - bob@elsewhere.example.org\n    keepCopy: true\n');
+    const onlyJames = path.join(await tempDir('mailops-backends-'), 'james.yaml');
+    await writeFile(onlyJames, (await readFile(backends, 'utf8')).split('\n---\n').filter((doc) => doc.includes('name: james')).join('\n---\n'));
+    const plan = await planExported(onlyJames, out, ['james']);
+    expect(plan.stdout.trimEnd().split('\n').at(-1)).toBe('No changes.');
+    expect(plan.code).toBe(0);
+  });
+
   it('exports iRedAdmin-Pro alone: its domain profile and per-user quotas plan No changes', async () => {
     await serversFromExamples();
     const backends = await backendsFile();
