@@ -40,6 +40,8 @@ inputOptions(program.command('validate').description('check manifests; exit 0 wh
 backendOptions(program.command('plan').description('show what apply would change on every backend'))
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
   .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+  .option('--git-base <ref>', 'show the change since this git revision object by object: the manifest lines changed in git beside the backend changes they cause')
+  .option('--offline', 'with --git-base: the declared state only; contacts no backend and reads no secret')
   .action(async (options) => run((await import('./plan.ts')).planCommand(options)));
 
 backendOptions(program.command('apply').description('apply the changes; exit 0 when every backend converged, 1 otherwise'))
@@ -47,6 +49,20 @@ backendOptions(program.command('apply').description('apply the changes; exit 0 w
   .option('--dry-run', 'only plan (the same as mailops plan)')
   .option('--detailed-exitcode', 'with --dry-run: exit 0 no changes, 2 changes, 1 error')
   .action(async (options) => run((await import('./apply.ts')).applyCommand(options)));
+
+program
+  .command('export')
+  .description('read live backends and write manifests that plan No changes: adopt a server without a single write')
+  .requiredOption('-f, --filename <path>', 'the MailBackend manifests of the servers to read (repeatable; other kinds are ignored)', collect)
+  .requiredOption('-o, --output <dir>', 'where to write the manifests')
+  .option('--backend <name>', 'read this MailBackend (repeatable; default: every one in -f)', collect)
+  .option('--domain <domain>', 'export only this domain (repeatable; default: every domain, and the global default quota)', collect)
+  .option('--per-object', 'one file per object (<domain>/<kind>-<name>.yaml) instead of one per domain')
+  .option('--force', 'overwrite files that already exist')
+  .option('--secrets-dir <dir>', 'read the backends’ credentials <name>/<key> from <dir>/<name>/<key> (default: $MAILOPS_SECRETS_DIR)')
+  .option('--backend-url <name=url>', 'use this URL for the MailBackend <name> instead of its spec.url (repeatable)', collect)
+  .option('-v, --verbose', 'debug logs on stderr, stack traces')
+  .action(async (options) => run((await import('./export.ts')).exportCommand(options)));
 
 program
   .command('emulate')

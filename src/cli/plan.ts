@@ -13,6 +13,10 @@ export type OutputFormat = 'text' | 'json' | 'markdown';
 export interface PlanOptions extends CommonOptions {
   output?: string;
   detailedExitcode?: boolean;
+  /** Show the change since this git revision, object by object (cause and effect). */
+  gitBase?: string;
+  /** With gitBase: the declared state only; no backend is contacted, no secret read. */
+  offline?: boolean;
 }
 
 export function outputFormat(value: string | undefined, allowed: OutputFormat[]): OutputFormat {
@@ -23,6 +27,7 @@ export function outputFormat(value: string | undefined, allowed: OutputFormat[])
 
 export async function planCommand(options: PlanOptions): Promise<number> {
   const verbose = options.verbose ?? false;
+  if (options.gitBase !== undefined || options.offline) return (await import('./plan-git.ts')).planSinceRevision(options);
   try {
     const format = outputFormat(options.output, ['text', 'json', 'markdown']);
     const log = logger(options);

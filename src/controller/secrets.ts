@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { SecretRef } from '../model/config.ts';
 import { Sensitive } from '../model/sensitive.ts';
-import { SecretNotFound, type SecretResolver } from '../secrets/file-secrets.ts';
+import { SecretMissing, SecretNotFound, type SecretResolver } from '../secrets/file-secrets.ts';
 import { isConflict, isNotFound, type KubeClient } from './kube.ts';
 
 export const FINGERPRINT_KEY_SECRET = 'mailops-fingerprint-key';
@@ -20,11 +20,11 @@ export class ClusterSecretResolver implements SecretResolver {
 
   async resolve(ref: SecretRef): Promise<Sensitive> {
     const secret = this.#get(ref.namespace, ref.name);
-    if (!secret) throw new SecretNotFound(`Secret ${ref.namespace}/${ref.name} does not exist (or mailops may not read it)`);
+    if (!secret) throw new SecretMissing(`Secret ${ref.namespace}/${ref.name} does not exist (or mailops may not read it)`);
     const encoded = secret.data?.[ref.key];
     if (encoded === undefined) {
       const keys = Object.keys(secret.data ?? {});
-      throw new SecretNotFound(`Secret ${ref.namespace}/${ref.name} has no key "${ref.key}"${keys.length ? ` (it has: ${keys.join(', ')})` : ' (it is empty)'}`);
+      throw new SecretMissing(`Secret ${ref.namespace}/${ref.name} has no key "${ref.key}"${keys.length ? ` (it has: ${keys.join(', ')})` : ' (it is empty)'}`);
     }
     const value = Buffer.from(encoded, 'base64').toString('utf8');
     if (value === '') throw new SecretNotFound(`Secret ${ref.namespace}/${ref.name} key "${ref.key}" is empty`);

@@ -27,6 +27,20 @@ export interface ObserveScope {
   pruneDomains?: string[];
   /** Declared aliases with a single member: address → member (MailStore keeps them as user addresses). */
   aliases?: Record<string, string>;
+  /**
+   * `mailops export` (adoption): report every user and alias of these domains (null: of every
+   * domain the backend holds) as fully as declared ones, and every address of a user as its own.
+   * The export then reads the backend again with the ordinary scope of the manifests it wrote, as
+   * `plan` will, so an adapter only needs this to find what is there.
+   */
+  discover?: { domains: readonly string[] | null };
+}
+
+/** The domains an adapter reads per-domain data for: the declared ones, or what an export discovers. */
+export function domainsToRead(scope: ObserveScope, present: Iterable<string>): string[] {
+  const have = new Set(present);
+  const wanted = scope.discover ? (scope.discover.domains ?? [...have]) : scope.domains;
+  return [...new Set(wanted)].filter((domain) => have.has(domain));
 }
 
 /** A backend task in progress. Serialisable: it is recorded so that a later run can resume it. */

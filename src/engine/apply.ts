@@ -201,5 +201,7 @@ function remember(records: RecordStore, key: string, change: Change): void {
     return;
   }
   if (change.action === 'replace' && change.renameFrom) records.forgetAddress(key, change.renameFrom);
+  // A password left alone was not put in force: what was recorded about it still holds.
+  if (change.after!.passwordUnmanaged) return;
   records.set(key, objectKey(change.after!.owner), { address: change.after!.address, passwordFingerprint: change.after!.passwordFingerprint });
 }

@@ -93,7 +93,8 @@ export class Engine {
       const address = records.get(objectKey(u.ref))?.address;
       return address !== undefined && address !== u.address && u.backendIds.includes(backendId) ? [address] : [];
     });
-    const observation = await observeBackend(backend, this.#connections.get(backendId), observeScope(config, backendId, previous), options);
+    const scope = { ...observeScope(config, backendId, previous), ...(options.discover ? { discover: options.discover } : {}) };
+    const observation = await observeBackend(backend, this.#connections.get(backendId), scope, options);
     this.#observations.set(backendId, observation);
     return observation;
   }

@@ -30,6 +30,8 @@ export function observeScope(config: Config, backendId: string, previousAddresse
 
 export interface ObserveOptions {
   signal?: AbortSignal;
+  /** `mailops export`: find what the backend holds besides what the configuration declares (ObserveScope.discover). */
+  discover?: ObserveScope['discover'];
   onTaskProgress?: (task: TaskRef, status: TaskStatus) => void;
 }
 

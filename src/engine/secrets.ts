@@ -5,7 +5,7 @@
 import { describeObject, objectKey, type Config, type SecretRef, type SourceLocation } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
 import type { UserPassword } from '../plan/desired.ts';
-import type { SecretResolver } from '../secrets/file-secrets.ts';
+import { SecretMissing, type SecretResolver } from '../secrets/file-secrets.ts';
 import type { Fingerprinter } from '../state/fingerprint.ts';
 import type { BackendCredentials } from './adapter.ts';
 
@@ -20,7 +20,7 @@ export interface SecretFailure {
 }
 
 export interface ResolvedSecrets {
-  /** By MailUser objectKey; a user whose secret failed is missing. */
+  /** By MailUser objectKey; a user whose secret failed, or whose optional secret does not exist, is missing. */
   passwords: Map<string, UserPassword>;
   /** By backend id; a backend whose credentials failed is missing. */
   credentials: Map<string, BackendCredentials>;
@@ -33,6 +33,8 @@ export async function resolveSecrets(config: Config, resolver: SecretResolver, f
     try {
       return await resolver.resolve(ref);
     } catch (error) {
+      // An optional secret that is not there is no failure: the password stays unmanaged (plan/desired.ts).
+      if (ref.optional && error instanceof SecretMissing) return undefined;
       failures.push({ objectKey: objectKey(owner.ref), position: ref.source, object: describeObject(owner.ref), field, message: (error as Error).message });
       return undefined;
     }

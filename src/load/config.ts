@@ -334,10 +334,12 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
           `${extra} is in domain ${servedBy.domain}, which is not served by ${missing.map((id) => id.split('/')[1]).join(', ')}`);
       }
     }
+    const { optional, ...selector } = spec.passwordSecretRef;
     const password: SecretRef = {
-      ...spec.passwordSecretRef,
+      ...selector,
       namespace: item.ref.namespace,
       source: item.at(['spec', 'passwordSecretRef']),
+      ...(optional ? { optional: true } : {}),
     };
     users.push({
       ref: item.ref,

@@ -65,6 +65,14 @@ export async function expandPaths(inputs: string[]): Promise<ManifestFile[]> {
 }
 
 export async function loadConfigFromPaths(inputs: string[]): Promise<Config> {
+  const { files, documents, errors } = await readManifestDocuments(inputs);
+  const config = loadConfigFromDocuments(documents, errors);
+  noteEmptyInputs(config, inputs, files, documents);
+  return config;
+}
+
+/** The documents of every manifest file under `inputs`, parsed, within the input limits; not yet checked. */
+export async function readManifestDocuments(inputs: string[]): Promise<{ files: ManifestFile[]; documents: SourceDocument[]; errors: ConfigError[] }> {
   const files = await expandPaths(inputs);
   const documents: SourceDocument[] = [];
   const errors: ConfigError[] = [];
@@ -88,9 +96,7 @@ export async function loadConfigFromPaths(inputs: string[]): Promise<Config> {
       refuse(file, `with this file the configuration passes ${INPUT_LIMITS.documents.toLocaleString('en')} documents, the most mailops reads in one run`);
     }
   }
-  const config = loadConfigFromDocuments(documents, errors);
-  noteEmptyInputs(config, inputs, files, documents);
-  return config;
+  return { files, documents, errors };
 }
 
 /**

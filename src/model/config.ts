@@ -34,6 +34,8 @@ export interface SecretRef extends SecretKeySelector {
   namespace: string;
   /** Where the reference was written, for errors when the secret cannot be read. */
   source: SourceLocation;
+  /** A user's password only: a secret that does not exist leaves the password unmanaged (schema.ts, PasswordSecretRef). */
+  optional?: boolean;
 }
 
 /** Limits per field; null = not set at this level (inherit from the next one). */

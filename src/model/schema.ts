@@ -74,6 +74,31 @@ export const SecretKeySelector = Type.Object(
 );
 export type SecretKeySelector = Static<typeof SecretKeySelector>;
 
+/**
+ * A user's password: a SecretKeySelector that may be `optional`, as a Kubernetes env var's
+ * secretKeyRef may. An optional secret that does not exist leaves the password unmanaged
+ * (`mailops export` writes them: a password cannot be read back from a server).
+ */
+export const PasswordSecretRef = Type.Object(
+  {
+    ...SecretKeySelector.properties,
+    optional: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'When the Secret (or its key) does not exist, leave the password as it is on the server instead of failing: it is neither ' +
+          'compared nor sent, and the plan says "unmanaged until the secret exists". A user that is not on a backend yet cannot be ' +
+          'created without it. Once the secret exists, the password is managed as usual.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'A key of a Kubernetes Secret holding the password (file mode: MAILOPS_SECRET_<NAME>_<KEY> or <secrets dir>/<name>/<key>); optional: true lets it not exist yet.',
+  },
+);
+export type PasswordSecretRef = Static<typeof PasswordSecretRef>;
+
 const BackendRefs = (description: string) =>
   Type.Array(LocalObjectReference, { minItems: 1, maxItems: 16, description, ...listMap(['name']) });
 
@@ -486,7 +511,7 @@ export const MailUserSpec = Type.Object(
   {
     address: MailAddress('The primary mail address and login of the user.'),
     displayName: Type.Optional(Type.String({ maxLength: 256, description: 'Full name shown to others. Unset: not managed (what the server has is kept).' })),
-    passwordSecretRef: SecretKeySelector,
+    passwordSecretRef: PasswordSecretRef,
     extraAddresses: Type.Optional(
       AddressList('More addresses that deliver to this mailbox (per-user aliases); [] removes every other. Unset: not managed (what the server has is kept).'),
     ),

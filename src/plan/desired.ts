@@ -134,6 +134,7 @@ export function desiredStateFor(
       domain: user.domain,
       password: password?.secret ?? null,
       passwordFingerprint: password?.fingerprint ?? null,
+      ...(!password && user.password.optional ? { passwordUnmanaged: true } : {}),
       quota: representable(quota, 'user', key, user.ref, 'quota'),
       ...(capabilities.ownedUserSettings ? { settings: capabilities.ownedUserSettings } : {}),
     };

@@ -39,6 +39,9 @@ export interface DiffResult {
   unmanaged: Unmanaged[];
 }
 
+/** How a plan shows the password of a user whose optional secret does not exist. */
+export const PASSWORD_UNMANAGED = 'unmanaged until the secret exists';
+
 const PHASE: Record<string, number> = {
   'domain:create': 0,
   'domain:update': 0,
@@ -57,6 +60,7 @@ export function diffBackend(input: DiffInput): DiffResult {
   const { desired, observed, records, capabilities } = input;
   const changes: Change[] = [];
   const unmanaged: Unmanaged[] = [];
+  const refusals: Refusal[] = [];
   const domainCreates = new Set<string>();
 
   // --- domains
@@ -86,7 +90,16 @@ export function diffBackend(input: DiffInput): DiffResult {
       const leftAlone = unmanagedUserFields(have, want, capabilities);
       if (leftAlone.length > 0) unmanaged.push({ resource: 'user', key: want.address, owner: want.owner, fields: leftAlone });
     }
-    if (want.password === null) continue; // its secret is missing: reported by the caller, nothing planned
+    if (want.password === null && !want.passwordUnmanaged) continue; // its secret is missing: reported by the caller, nothing planned
+    if (want.passwordUnmanaged && (!have || (previous && renamedFrom.has(previous.address)))) {
+      // Creating the user (or moving it to its new address) sets a password, and there is none to set.
+      refusals.push({
+        owner: want.owner,
+        message: `${describeObject(want.owner)}: ${want.address} cannot be ${have ? 'moved to its new address' : 'created on this backend'} without a password, ` +
+          'and its passwordSecretRef is optional and does not exist; create the secret first',
+      });
+      continue;
+    }
 
     if (previous && renamedFrom.has(previous.address)) {
       // The same MailUser now has another address: keep its mailbox by moving it.
@@ -136,7 +149,6 @@ export function diffBackend(input: DiffInput): DiffResult {
   }
 
   // --- prune: undeclared users and aliases of domains that opted in
-  const refusals: Refusal[] = [];
   for (const domain of [...desired.domains.values(), ...(desired.domainsWithoutObject ?? [])]) {
     if (!domain.prune.enabled) continue;
     const reason = `not declared; ${describeObject(domain.owner)} prunes`;
@@ -266,7 +278,7 @@ function userFields(have: UserState | null, want: DesiredUser, recordedFingerpri
   const fields: FieldChange[] = [];
   if (!have) {
     fields.push({ field: 'password', sensitive: true });
-  } else if (recordedFingerprint !== want.passwordFingerprint) {
+  } else if (!want.passwordUnmanaged && recordedFingerprint !== want.passwordFingerprint) {
     fields.push({
       field: 'password',
       sensitive: true,
@@ -321,6 +333,7 @@ function setField(field: string, have: readonly string[], want: readonly string[
 /** What the configuration leaves unset on a declared object that exists: observed, never changed. */
 function unmanagedUserFields(have: UserState, want: DesiredUser, capabilities: Capabilities): UnmanagedField[] {
   const fields: UnmanagedField[] = [];
+  if (want.passwordUnmanaged) fields.push({ field: 'password', value: PASSWORD_UNMANAGED });
   if (capabilities.displayName && want.displayName === undefined) fields.push({ field: 'displayName', value: have.displayName });
   if (capabilities.disableUser && want.disabled === undefined) fields.push({ field: 'disabled', value: have.disabled });
   if (capabilities.extraAddresses && !want.extraAddresses) fields.push({ field: 'extraAddresses', value: have.extraAddresses });
@@ -354,3 +367,4 @@ function unmanagedDomainFields(have: DomainState, want: DesiredDomain, capabilit
   }
   return fields;
 }
+

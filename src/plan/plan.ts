@@ -150,3 +150,21 @@ export function describeChange(change: Change): string {
       return `updated ${what}${list}`;
   }
 }
+
+/** Users whose optional password secret does not exist: their password is left alone (plan/diff.ts). */
+export function unmanagedPasswords(plan: Plan): string[] {
+  const addresses = new Set<string>();
+  for (const backend of plan.backends) {
+    for (const entry of backend.unmanaged) if (entry.resource === 'user' && entry.fields.some((f) => f.field === 'password')) addresses.add(entry.key);
+  }
+  return [...addresses].sort();
+}
+
+/** One line about those users, or null when there are none. */
+export function describeUnmanagedPasswords(plan: Plan, shown = 5): string | null {
+  const addresses = unmanagedPasswords(plan);
+  if (addresses.length === 0) return null;
+  const list = addresses.slice(0, shown).join(', ') + (addresses.length > shown ? ` and ${addresses.length - shown} more` : '');
+  const one = addresses.length === 1;
+  return `the password of ${addresses.length} user${one ? '' : 's'} is unmanaged until ${one ? 'its secret exists' : 'their secrets exist'} (passwordSecretRef optional: true): ${list}`;
+}

@@ -100,8 +100,14 @@ export interface DesiredUser {
   address: string;
   owner: ObjectRef;
   domain: string;
-  /** null: the password secret could not be read; the user is declared but nothing is planned for it. */
+  /** null: the password secret could not be read; the user is declared but nothing is planned for it (but see passwordUnmanaged). */
   password: Sensitive | null;
+  /**
+   * The secret is optional and does not exist: the password is left as it is on the backend
+   * (neither compared nor sent) while the other declared fields are planned; a user the backend
+   * does not have cannot be created without it (a refusal).
+   */
+  passwordUnmanaged?: boolean;
   /** Keyed fingerprint of the password (see state/fingerprint.ts); never the password. */
   passwordFingerprint: string | null;
   displayName?: string;

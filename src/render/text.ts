@@ -2,7 +2,7 @@
 // `~` update with old → new per field, `-` delete, `±` an address change with a data move,
 // secrets as (sensitive), one closing summary line.
 import { describeObject } from '../model/config.ts';
-import { hasChanges, summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
+import { describeUnmanagedPasswords, hasChanges, summarize, resourceLabel, type Action, type Change, type FieldChange, type Plan } from '../plan/index.ts';
 import type { NotApplicable } from '../plan/state.ts';
 import { SENSITIVE_PLACEHOLDER } from '../model/sensitive.ts';
 import type { ChangeResult } from '../engine/apply.ts';
@@ -32,13 +32,15 @@ export function backendLabel(backend: { backendId: string; backendName: string }
 export interface TextOptions {
   style?: TextStyle;
   verbose?: boolean;
+  /** false: leave out the changes (shown elsewhere, object by object: plan --git-base). */
+  changes?: boolean;
 }
 
 export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   const style = options.style ?? PLAIN;
   const lines: string[] = [];
   for (const backend of plan.backends) {
-    if (backend.error || backend.changes.length === 0) continue;
+    if (backend.error || backend.changes.length === 0 || options.changes === false) continue;
     lines.push(style.bold(`Backend "${backendLabel(backend)}" (${backend.backendType}, ${backend.url}):`), '');
     for (const change of backend.changes) lines.push(...renderChange(change, style), '');
   }
@@ -57,6 +59,8 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     }
   }
   for (const note of plan.notes ?? []) lines.push(style.dim(`Note: ${note}`));
+  const passwords = describeUnmanagedPasswords(plan, options.verbose ? Infinity : 5);
+  if (passwords) lines.push(style.dim(`Note: ${passwords}.`));
   if (plan.skippedDocuments) {
     lines.push(style.dim(`Skipped ${plan.skippedDocuments} document${plan.skippedDocuments === 1 ? '' : 's'} of other API groups.`));
   }
@@ -71,7 +75,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   return `${lines.join('\n')}\n`;
 }
 
-function renderChange(change: Change, style: TextStyle): string[] {
+export function renderChange(change: Change, style: TextStyle, options: { owner?: boolean } = {}): string[] {
   const paint = change.action === 'create' ? style.create : change.action === 'delete' ? style.delete : style.update;
   const label = change.resource === 'globalQuota' ? resourceLabel(change.resource) : `${resourceLabel(change.resource)} ${style.bold(change.key)}`;
   const head = `  ${paint(SYMBOL[change.action])} ${label}`;
@@ -81,14 +85,14 @@ function renderChange(change: Change, style: TextStyle): string[] {
       : change.reason
         ? ` (${change.reason})`
         : '';
-  const owner = change.action === 'delete' ? '' : style.dim(`  # ${describeObject(change.owner)}, ${change.owner.source.file}:${change.owner.source.line}`);
+  const owner = change.action === 'delete' || options.owner === false ? '' : style.dim(`  # ${describeObject(change.owner)}, ${change.owner.source.file}:${change.owner.source.line}`);
   const lines = [`${head}${tail}${owner}`];
   const width = Math.max(0, ...change.fields.map((f) => f.field.length)) + 1;
   for (const field of change.fields) lines.push(`      ${`${field.field}:`.padEnd(width + 1)} ${renderField(field, change.action, style)}`);
   return lines;
 }
 
-function renderField(field: FieldChange, action: Action, style: TextStyle): string {
+export function renderField(field: FieldChange, action: Action, style: TextStyle): string {
   if (field.sensitive) return `${SENSITIVE_PLACEHOLDER}${field.note ? style.dim(`  (${field.note})`) : ''}`;
   if (field.added || field.removed) {
     const parts = [...(field.added ?? []).map((a) => style.create(`+ ${a}`)), ...(field.removed ?? []).map((r) => style.delete(`- ${r}`))];

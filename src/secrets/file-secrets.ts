@@ -13,6 +13,9 @@ export interface SecretResolver {
 
 export class SecretNotFound extends Error {}
 
+/** Nothing is there at all (no variable, no file; no Secret, or no such key): what `optional: true` forgives. */
+export class SecretMissing extends SecretNotFound {}
+
 export function secretEnvName(ref: Pick<SecretRef, 'name' | 'key'>): string {
   return `MAILOPS_SECRET_${ref.name}_${ref.key}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
@@ -46,6 +49,6 @@ export class FileSecretResolver implements SecretResolver {
       }
     }
     const where = this.#dir ? ` or the file ${path.join(this.#dir, ref.name, ref.key)}` : ' (or use --secrets-dir)';
-    throw new SecretNotFound(`secret ${ref.name}/${ref.key} not found: set ${variable}${where}`);
+    throw new SecretMissing(`secret ${ref.name}/${ref.key} not found: set ${variable}${where}`);
   }
 }

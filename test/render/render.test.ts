@@ -91,7 +91,7 @@ describe('markdown plan', () => {
   it('starts with the summary, tabulates changes and folds the full plan away', () => {
     const markdown = renderPlanMarkdown(mixed);
     expect(markdown).toMatch(/^### mailops plan\n\n\*\*Plan: 2 to create, 1 to update, 1 to delete\.\*\*/);
-    expect(markdown).toContain('| `+` | user | `alice@example.com` | password, quota.storage |');
+    expect(markdown).toContain('| `+` | user | `alice@example.com` | james | password, quota.storage |');
     expect(markdown).toContain('```diff\n');
     expect(markdown).not.toContain(SECRET);
   });

@@ -18,7 +18,7 @@
 // declared storage limit **up** to whole MiB before comparing (Capabilities.quota.storageUnit), so `1G` becomes
 // 954 MiB, is written as 954 and read back as 954 MiB: the next plan sees no difference. 0 means unlimited.
 import type { ApplyContext, BackendAdapter, BackendCredentials, ObserveScope, TaskRef, TaskStatus } from '../../engine/adapter.ts';
-import { BackendError, isBackendError } from '../../engine/adapter.ts';
+import { BackendError, domainsToRead, isBackendError } from '../../engine/adapter.ts';
 import { formatStorage, UNLIMITED, type Limit } from '../../model/quantity.ts';
 import type { Sensitive } from '../../model/sensitive.ts';
 import { THROTTLE_DIRECTIONS, sameThrottleLimits, type Throttle, type ThrottleLimits } from '../../model/throttle.ts';
@@ -85,7 +85,7 @@ export class IRedAdminAdapter implements BackendAdapter {
   async observe(scope: ObserveScope): Promise<BackendState> {
     const [profiles, globalThrottle] = await Promise.all([this.client.listDomains(), this.#readThrottle('global', '@.')]);
     const byName = new Map(Object.entries(profiles).map(([name, profile]) => [name.toLowerCase(), profile]));
-    const declared = scope.domains.filter((domain) => byName.has(domain));
+    const declared = domainsToRead(scope, byName.keys());
     const perDomain = new Map(
       await Promise.all(
         declared.map(async (domain) => {

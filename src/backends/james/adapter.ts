@@ -9,7 +9,7 @@
 //   Alias                 → Group mappings (one per member)
 //   globalDefault policy  → /quota
 import type { BackendAdapter, ApplyContext, ObserveScope, TaskRef, TaskStatus } from '../../engine/adapter.ts';
-import { BackendError } from '../../engine/adapter.ts';
+import { BackendError, domainsToRead } from '../../engine/adapter.ts';
 import { NO_QUOTA, type QuotaLimits } from '../../model/config.ts';
 import type { Sensitive } from '../../model/sensitive.ts';
 import { UNLIMITED } from '../../model/quantity.ts';
@@ -76,7 +76,7 @@ export class JamesAdapter implements BackendAdapter {
       this.client.getGlobalQuota(),
     ]);
     const present = new Set(domainList.map(lower));
-    const declared = scope.domains.filter((d) => present.has(d));
+    const declared = domainsToRead(scope, present);
     const perDomain = await Promise.all(
       declared.map(async (domain) => {
         const [domainQuota, userQuotas] = await Promise.all([

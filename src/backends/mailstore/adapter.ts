@@ -155,9 +155,13 @@ export class MailStoreAdapter implements BackendAdapter {
     this.#refuseSharedNames(scope, candidates);
     const prunes = new Set(scope.pruneDomains ?? []);
     const managed = [...candidates.keys()].filter((name) => names.has(name));
+    // An export reads every user of the domains it discovers (all of them, when it names none).
+    const discovered = (address: string) => scope.discover !== undefined && (scope.discover.domains === null || scope.discover.domains.includes(domainOf(address)));
     // Undeclared users of a pruning domain: their name tells the domain (userName: address), or their info does.
-    const pruneCandidates = prunes.size === 0 ? [] : [...names.keys()].filter((name) => !candidates.has(name) && name !== 'admin' && name !== this.#admin);
-    const byName = this.#rule === 'address' ? [] : pruneCandidates;
+    const pruneCandidates = prunes.size === 0 && !scope.discover ? [] : [...names.keys()].filter((name) => !candidates.has(name) && name !== 'admin' && name !== this.#admin);
+    const byName = scope.discover
+      ? pruneCandidates.filter((name) => !name.includes('@') || discovered(name))
+      : this.#rule === 'address' ? [] : pruneCandidates;
 
     const infos = await Promise.all([...managed, ...byName].map(async (name) => parseUserInfo(await this.#read(getUserInfo(names.get(name)!.userName), context))));
     const users = new Map<string, UserState>();
@@ -170,7 +174,7 @@ export class MailStoreAdapter implements BackendAdapter {
       const declared = candidates.get(name);
       const key = declared ? (declared.find((a) => a === primary) ?? declared.find((a) => !aliasAddresses.has(a)) ?? declared[0]!) : primary;
       if (key === null) continue; // an undeclared user without addresses belongs to no domain
-      if (!declared && !prunes.has(domainOf(key))) continue;
+      if (!declared && !prunes.has(domainOf(key)) && !discovered(key)) continue;
       for (const address of addresses) holders.set(address, key);
       users.set(key, {
         address: key,
@@ -184,7 +188,7 @@ export class MailStoreAdapter implements BackendAdapter {
         settings: { privileges: [...info.privileges].sort() },
       });
     }
-    if (this.#rule === 'address') {
+    if (this.#rule === 'address' && !scope.discover) {
       // The name is the address: an undeclared user of a pruning domain needs no further reading to be deleted.
       for (const name of pruneCandidates) {
         if (!name.includes('@') || !prunes.has(domainOf(name)) || users.has(name)) continue;
@@ -227,7 +231,7 @@ export class MailStoreAdapter implements BackendAdapter {
    */
   #extraAddresses(key: string, addresses: readonly string[]): string[] {
     const managedDomains = new Set(this.#scope.domains);
-    const ownsAll = (this.#scope.pruneDomains ?? []).includes(domainOf(key));
+    const ownsAll = this.#scope.discover !== undefined || (this.#scope.pruneDomains ?? []).includes(domainOf(key));
     return addresses.filter((a) => a !== key && this.#scope.aliases?.[a] === undefined && (ownsAll || managedDomains.has(domainOf(a))));
   }
 

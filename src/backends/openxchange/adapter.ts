@@ -20,7 +20,7 @@
 // Observing: GET /health first (a DOWN middleware fails the observation, naming the failing checks), then listAll
 // of the contexts, and per declared domain listAll of its users (ids only) and getMultipleData in batches.
 import type { ApplyContext, BackendAdapter, ObserveScope, TaskRef, TaskStatus } from '../../engine/adapter.ts';
-import { BackendError, isBackendError } from '../../engine/adapter.ts';
+import { BackendError, domainsToRead, isBackendError } from '../../engine/adapter.ts';
 import { UNLIMITED, type Limit } from '../../model/quantity.ts';
 import type { BackendOptions } from '../../model/schema.ts';
 import type { Capabilities } from '../../plan/capabilities.ts';
@@ -121,7 +121,8 @@ export class OpenXchangeAdapter implements BackendAdapter {
         domains.set(mapping, domainState(mapping, context));
       }
     }
-    for (const domain of scope.domains) {
+    // The declared domains, or, for an export, the ones it discovers.
+    for (const domain of domainsToRead(scope, domains.keys())) {
       const context = contexts.find((c) => c.name.toLowerCase() === domain) ?? contexts.find((c) => c.loginMappings.some((m) => m.toLowerCase() === domain));
       if (context) this.#contexts.set(domain, context);
     }
