@@ -82,7 +82,19 @@ export function clusterConfig(resources: readonly MailResource[]): ClusterConfig
       }
     }
   }
-  return { config: withDeletions(config, objects), excluded, deleting: deletingObjects(config, objects), objects };
+  const reservedAddresses = [...excluded.keys()].flatMap((key) => addressesOf(objects.get(key)!));
+  return { config: { ...withDeletions(config, objects), reservedAddresses }, excluded, deleting: deletingObjects(config, objects), objects };
+}
+
+/**
+ * The addresses an object that is not reconciled now still claims: a user or alias whose spec is
+ * wrong, or waits for something, is still declared, and a domain that prunes must not delete it.
+ */
+function addressesOf(resource: MailResource): string[] {
+  if (resource.kind !== 'MailUser' && resource.kind !== 'Alias') return [];
+  const spec = resource.spec as { address?: unknown; extraAddresses?: unknown };
+  const extra = Array.isArray(spec.extraAddresses) ? spec.extraAddresses : [];
+  return [spec.address, ...extra].filter((a): a is string => typeof a === 'string').map((a) => a.trim().toLowerCase());
 }
 
 /** One object as a document of its own: errors are located by its key (there are no lines). */

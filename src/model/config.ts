@@ -158,6 +158,11 @@ export interface Config {
   quotaPolicies: ObjectRef[];
   /** Objects to delete from their backends (the controller's finalizers); absent in file mode. */
   deletions?: DeletionDecl[];
+  /**
+   * Addresses of objects that exist but are not reconciled now (a cluster object with an invalid
+   * spec, or one waiting for a dependency): never pruned, since they are declared, only not usable.
+   */
+  reservedAddresses?: string[];
   /** Documents of other API groups that were read and left alone. */
   skippedDocuments: number;
   /** What is valid but probably not meant (an alias member that nothing declares): shown, never blocking. */

@@ -32,6 +32,7 @@ export function desiredStateFor(
     groups: new Map(),
     globalQuota: null,
     deletions: [],
+    ...(config.reservedAddresses?.length ? { reserved: new Set(config.reservedAddresses) } : {}),
     notApplicable: [],
   };
   const notApplicable = (resource: NotApplicable['resource'], key: string, owner: ObjectRef, field: string, value: unknown, wholeObject = false) =>

@@ -155,12 +155,13 @@ export function diffBackend(input: DiffInput): DiffResult {
     const userReason = capabilities.userDeletion ? `${reason}; ${capabilities.userDeletion}` : reason;
     const inDomain = (address: string) => address.endsWith(`@${domain.name}`);
     const observedUsers = [...observed.users.keys()].filter(inDomain);
-    const userDeletes = observedUsers.filter((a) => !desired.users.has(a) && !renamedFrom.has(a));
+    const kept = (address: string) => desired.reserved?.has(address) ?? false;
+    const userDeletes = observedUsers.filter((a) => !desired.users.has(a) && !renamedFrom.has(a) && !kept(a));
     for (const address of userDeletes) {
       changes.push(change<UserChange>({ resource: 'user', action: 'delete', key: address, owner: domain.owner, before: observed.users.get(address)!, after: null, fields: [], reason: userReason }));
     }
     for (const group of observed.groups.values()) {
-      if (!inDomain(group.address) || desired.groups.has(group.address)) continue;
+      if (!inDomain(group.address) || desired.groups.has(group.address) || kept(group.address)) continue;
       changes.push(
         change<GroupChange>({ resource: 'group', action: 'delete', key: group.address, owner: domain.owner, before: group, after: null, fields: setField('members', group.members, []), reason }),
       );

@@ -153,6 +153,8 @@ export interface DesiredBackendState {
   globalQuota: { owner: ObjectRef; limits?: QuotaLimits; throttle?: Throttle } | null;
   /** Objects being deleted (in a cluster) that this backend holds or may hold. */
   deletions: DeletionDecl[];
+  /** Addresses that prune leaves alone although nothing usable declares them (Config.reservedAddresses). */
+  reserved?: ReadonlySet<string>;
   notApplicable: NotApplicable[];
   /**
    * Declared domains of a backend that has no domain objects (MailStore): nothing is planned for

@@ -9,6 +9,8 @@ import { ClusterRecordStore } from '../../src/controller/records.ts';
 import { statusPatch } from '../../src/controller/writes.ts';
 import { JAMES_CAPABILITIES } from '../../src/backends/james/adapter.ts';
 import { desiredStateFor } from '../../src/plan/desired.ts';
+import { diffBackend } from '../../src/plan/diff.ts';
+import { observedUser, state } from '../support/planning.ts';
 
 let uid = 0;
 const resource = (kind: MailResource['kind'], name: string, spec: Record<string, unknown>, extra: Partial<MailResource['metadata']> = {}): MailResource => ({
@@ -59,6 +61,20 @@ describe('cluster objects → configuration', () => {
     const alone = clusterConfig([backend, domain(deleting)]);
     expect(alone.config.domains).toEqual([]);
     expect(alone.config.deletions?.map((d) => [d.resource, d.key])).toEqual([['domain', 'example.com']]);
+  });
+});
+
+describe('pruning in a cluster', () => {
+  it('never deletes a user whose object is invalid or waiting: it is still declared, only not usable', () => {
+    const pruning = resource('MailDomain', 'example', { domain: 'example.com', backendRefs: [{ name: 'james' }], prune: { enabled: true, maxUserDeletionPercent: 100 } });
+    const { config } = clusterConfig([backend, pruning, user('ann'), user('Loop', { address: 'Loop@example.com', forwarding: { to: ['loop@example.com'] } })]);
+    const desired = desiredStateFor(config, 'mail/james', 'james', JAMES_CAPABILITIES, new Map());
+    const observed = state({
+      domains: new Map([['example.com', { name: 'example.com', aliasDomains: [], defaultQuota: { storage: null, messages: null } }]]),
+      users: new Map(['ann@example.com', 'loop@example.com', 'gone@example.com'].map((a) => [a, observedUser(a)])),
+    });
+    const deletes = diffBackend({ desired, observed, records: new Map(), capabilities: JAMES_CAPABILITIES, allowMassDeletion: false }).changes.filter((c) => c.action === 'delete');
+    expect(deletes.map((c) => c.key)).toEqual(['gone@example.com']);
   });
 });
 
