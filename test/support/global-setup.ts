@@ -4,6 +4,9 @@
 // MAILOPS_SKIP_REAL_JAMES=1 / MAILOPS_SKIP_REAL_KUBE=1 skip them (the tests that need them then skip
 // visibly). Without those variables a failure fails the run: the suite must not pass without the
 // real servers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startRealJames } from './real-james.ts';
 import { ensureKubeBinaries } from './real-kube.ts';
@@ -44,14 +47,29 @@ async function realJames(): Promise<Awaited<ReturnType<typeof startRealJames>> |
   return james;
 }
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+/**
+ * Everything the run puts in the temporary directory (state directories, fixtures, CLI runs, the
+ * servers' working directories) goes into one directory of its own, removed at the end: the test
+ * workers and every process they start inherit TMPDIR, and os.tmpdir() reads it.
+ */
+function runTemporaryDirectory(): () => void {
+  const dir = mkdtempSync(join(tmpdir(), 'mailops-test-run-'));
+  process.env.TMPDIR = dir;
+  return () => rmSync(dir, { recursive: true, force: true });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const removeTemporary = runTemporaryDirectory();
   const [james, kube] = await Promise.allSettled([realJames(), kubeBinaries()]);
-  if (james.status === 'rejected') throw james.reason;
-  if (kube.status === 'rejected') {
-    await james.value?.stop();
-    throw kube.reason;
+  if (james.status === 'rejected' || kube.status === 'rejected') {
+    if (james.status === 'fulfilled') await james.value?.stop();
+    removeTemporary();
+    throw james.status === 'rejected' ? james.reason : (kube as PromiseRejectedResult).reason;
   }
   project.provide('realJames', james.value ? { url: james.value.url, token: james.value.token! } : null);
   project.provide('realKube', kube.value);
-  return james.value ? () => james.value!.stop() : undefined;
+  return async () => {
+    await james.value?.stop();
+    removeTemporary();
+  };
 }
