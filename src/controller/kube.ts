@@ -14,6 +14,7 @@ import {
   type KubernetesObject,
   type V1Lease,
 } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
 import type { Operation } from 'fast-json-patch';
 import { API_GROUP, API_VERSION, type KindName } from '../model/schema.ts';
 import { KINDS } from '../model/kinds.ts';
@@ -42,7 +43,6 @@ export function loadKubeConfig(options: KubeOptions): KubeConfig {
 
 /** The namespace this process runs in: the service account's, in a cluster. */
 export async function podNamespace(): Promise<string | undefined> {
-  const { readFile } = await import('node:fs/promises');
   return readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').then((s) => s.trim(), () => undefined);
 }
 

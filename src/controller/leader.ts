@@ -99,7 +99,7 @@ export class LeaderElector {
         });
         return true;
       } catch (createError) {
-        return isConflict(createError) || (createError as { code?: number }).code === 409 ? false : this.#failed('create', createError);
+        return isConflict(createError) ? false : this.#failed('create', createError);
       }
     }
     const spec = lease.spec ?? {};

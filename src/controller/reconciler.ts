@@ -143,7 +143,9 @@ export class Reconciler {
       const outcomes = backendOutcomes(object, ids, plan, results, (id) => engine.observation(id));
       status = objectStatus({ object, backends: outcomes, ...(secretFailure ? { secretFailure } : {}), previous, now });
       if (deleting) {
-        const done = deleting.policy === 'Orphan' || (!deleting.waitingFor && outcomes.every((o) => !o.failure && !o.refusals?.length && o.changes.every((c) => results.some((r) => r.change.id === c.id && r.backendId === idOf(cluster.config, o.name, object) && r.outcome === 'applied'))));
+        // Done when every backend could be seen and every change of this object there was applied.
+        const applied = (o: (typeof outcomes)[number]) => o.changes.every((c) => o.results.some((r) => r.change.id === c.id && r.outcome === 'applied'));
+        const done = deleting.policy === 'Orphan' || (!deleting.waitingFor && outcomes.every((o) => !o.failure && !o.refusals?.length && applied(o)));
         if (done && FINALIZED_KINDS.has(resource.kind)) {
           await writer.removeFinalizer(resource);
           records.forget(key);
@@ -316,9 +318,6 @@ function backendsOf(config: Config, ref: ObjectRef): string[] {
   return deletion ? deletion.backendIds : servingBackends(config, ref);
 }
 
-function idOf(config: Config, backendName: string, ref: ObjectRef): string {
-  return config.backends.find((b) => b.name === backendName && b.ref.namespace === ref.namespace)?.id ?? `${ref.namespace}/${backendName}`;
-}
 
 function refOf(resource: MailResource): ObjectRef {
   const key = resourceKey(resource);

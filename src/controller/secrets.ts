@@ -50,7 +50,7 @@ export async function loadClusterFingerprintKey(kube: KubeClient, namespace: str
         data: { [KEY_FIELD]: randomBytes(32).toString('base64') },
       });
     } catch (error) {
-      if (!isConflict(error) && (error as { code?: number }).code !== 409) throw error;
+      if (!isConflict(error)) throw error; // another replica made it first: read it
     }
   }
   throw new Error(`could not read or create Secret ${namespace}/${FINGERPRINT_KEY_SECRET}`);

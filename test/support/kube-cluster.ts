@@ -2,13 +2,10 @@
 // controllers run as processes under the ServiceAccount token from manifests/ (not the admin), so
 // that a missing RBAC verb fails the test that needs it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from './cli.ts';
 import { startRealKube, type RealKube } from './real-kube.ts';
 import { waitExit } from './processes.ts';
-
-const run = promisify(execFile);
 
 export interface TestCluster {
   kube: RealKube;
@@ -162,4 +159,3 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-export { run };
