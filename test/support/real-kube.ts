@@ -6,7 +6,7 @@
 // garbage-collects, namespaces never finish terminating, pods never run.
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +24,10 @@ export interface RealKube {
   /** A kubeconfig file for the admin (system:masters). */
   kubeconfig: string;
   workDir: string;
+  /** When the API server was (re)started and became ready. */
+  readyTimes: Date[];
+  /** What service accounts asked of the API server so far (its audit log, metadata level). */
+  auditEvents(): AuditEvent[];
   /** Writes a kubeconfig that authenticates with `token` (a ServiceAccount's) and returns its path. */
   kubeconfigFor(token: string, name: string): string;
   /** Kills the API server (etcd keeps the data); `start` brings it back on the same port. */
@@ -31,6 +35,28 @@ export interface RealKube {
   startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** One entry of the API server's audit log (audit.k8s.io/v1 Event, the fields the tests read). */
+export interface AuditEvent {
+  stage: string;
+  verb: string;
+  user: { username: string };
+  objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  annotations?: Record<string, string>;
+}
+
+// Service accounts only (the controllers under test), one entry per finished request: the RBAC test
+// compares what the controller asked for with what manifests/ grants.
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`;
 
 /** Builds (first time) or finds the binaries; returns their directory. */
 export async function ensureKubeBinaries(): Promise<string> {
@@ -63,6 +89,8 @@ export async function startRealKube(): Promise<RealKube> {
   writeFileSync(join(workDir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const adminToken = randomBytes(24).toString('hex');
   writeFileSync(join(workDir, 'tokens.csv'), `${adminToken},admin,1,"system:masters"\n`);
+  writeFileSync(join(workDir, 'audit-policy.yaml'), AUDIT_POLICY);
+  const auditLog = join(workDir, 'audit.log');
 
   const etcdLog = join(workDir, 'etcd.log');
   const etcd = startServerProcess(
@@ -94,6 +122,10 @@ export async function startRealKube(): Promise<RealKube> {
     `--service-account-key-file=${join(workDir, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
     `--token-auth-file=${join(workDir, 'tokens.csv')}`,
+    `--audit-policy-file=${join(workDir, 'audit-policy.yaml')}`,
+    `--audit-log-path=${auditLog}`,
+    '--audit-log-format=json',
+    '--audit-log-mode=blocking',
   ];
   // The API server takes its time over a graceful shutdown; the tests do not need one.
   const startApi = () => startServerProcess(join(bin, 'kube-apiserver'), apiArgs, { cwd: workDir, logFile: apiLog, workDir, graceMs: 2_000, removeWorkDir: false });
@@ -136,6 +168,7 @@ export async function startRealKube(): Promise<RealKube> {
     }
   };
   await waitReady();
+  const readyTimes = [new Date()];
 
   const caFile = join(certDir, 'apiserver.crt');
   const kubeconfigFor = (token: string, name: string) => {
@@ -149,10 +182,21 @@ export async function startRealKube(): Promise<RealKube> {
     kubeconfig: kubeconfigFor(adminToken, 'admin'),
     workDir,
     kubeconfigFor,
+    readyTimes,
+    auditEvents: () => {
+      let text = '';
+      try {
+        text = readFileSync(auditLog, 'utf8');
+      } catch {
+        // nothing audited yet
+      }
+      return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEvent);
+    },
     stopApiServer: () => api.stop(),
     startApiServer: async () => {
       api = startApi();
       await waitReady();
+      readyTimes.push(new Date());
     },
     stop,
   };
