@@ -276,6 +276,58 @@ spec: {domain: nowhere.example, backendRefs: [{name: james}]}`);
     await controller.leading(30_000);
   }, 120_000);
 
+  it('gets every change through a backend that fails one request in five, each exactly once', async () => {
+    // 5xx answers, dropped connections, and writes whose answer is lost, in a repeatable order.
+    const faulty = await startJamesEmulator({ failureRate: 0.2, failureMode: 'mixed', seed: 13 });
+    try {
+      const names = Array.from({ length: 12 }, (_, i) => `f${i}`);
+      await cluster.kubectl(['create', 'namespace', 'faulty']);
+      for (const name of names) await cluster.kubectl(['create', 'secret', 'generic', name, '-n', 'faulty', `--from-literal=password=${name}-pw`]);
+      await cluster.kubectl(['apply', '-n', 'faulty', '-f', '-'], `
+apiVersion: mailops.dev/v1alpha1
+kind: MailBackend
+metadata: {name: james}
+spec: {type: james, url: '${faulty.url}', limits: {timeoutSeconds: 2}}
+---
+apiVersion: mailops.dev/v1alpha1
+kind: MailDomain
+metadata: {name: faulty-example}
+spec: {domain: faulty.example, backendRefs: [{name: james}]}
+${names.map((n) => user(n, `${n}@faulty.example`, `  extraAddresses: [${n}.x@faulty.example]`)).join('')}
+---
+apiVersion: mailops.dev/v1alpha1
+kind: Alias
+metadata: {name: all}
+spec: {address: all@faulty.example, members: [${names.map((n) => `${n}@faulty.example`).join(', ')}]}`);
+      await cluster.kubectl(['wait', '-n', 'faulty', '--for=condition=Ready', '--timeout=120s', 'mailuser,alias,maildomain', '--all']);
+      expect(faulty.stats.faultsInjected).toBeGreaterThan(5);
+
+      // The backend holds exactly what was declared, and nothing was taken away on the way.
+      expect(faulty.state.users.filter((u) => u.endsWith('@faulty.example')).sort()).toEqual(names.map((n) => `${n}@faulty.example`).sort());
+      for (const n of names) {
+        expect(faulty.state.mappings[`${n}.x@faulty.example`]).toEqual([{ type: 'Alias', mapping: `${n}@faulty.example` }]);
+        // The emulator fails the test's own questions too: ask until it answers.
+        const verified = await eventually('an answer', async () => {
+          const answer = await fetch(`${faulty.url}/users/${n}@faulty.example/verify`, { method: 'POST', body: JSON.stringify({ password: `${n}-pw` }) });
+          return answer.status < 500 ? answer.status : undefined;
+        });
+        expect(verified).toBe(204);
+      }
+      expect(faulty.state.mappings['all@faulty.example']?.map((m) => m.mapping).sort()).toEqual(names.map((n) => `${n}@faulty.example`).sort());
+      const executed = faulty.requestLog.filter((r) => r.fault === null || r.fault === 'lost');
+      expect(executed.filter((r) => r.method === 'DELETE')).toEqual([]);
+      // A password is set once per user. Only after a lost answer does the user see more PUTs: the
+      // repeated create, James's 409 for the user that exists, and the password put on it.
+      for (const n of names) {
+        const puts = executed.filter((r) => r.method === 'PUT' && r.path === `/users/${n}@faulty.example`);
+        expect(puts.filter((r) => r.status === 204).length).toBe(1);
+        if (puts.length > 1) expect(puts.some((r) => r.fault === 'lost')).toBe(true);
+      }
+    } finally {
+      await faulty.close();
+    }
+  }, 150_000);
+
   it('never shows a password in logs, events or status', async () => {
     const everything = [
       cluster.controllerLogs(),
