@@ -248,11 +248,15 @@ class SecretIndex {
     for (const id of this.#byObject.get(key) ?? []) this.#bySecret.get(id)?.delete(key);
     this.#byObject.delete(key);
     if (deleted) return;
-    const spec = resource.spec as { passwordSecretRef?: { name?: string }; credentials?: { passwordSecretRef?: { name?: string }; tokenSecretRef?: { name?: string } } };
+    const spec = resource.spec as {
+      passwordSecretRef?: { name?: string };
+      credentials?: { passwordSecretRef?: { name?: string }; tokenSecretRef?: { name?: string } };
+      caBundleSecretRef?: { name?: string };
+    };
     // A MailBackend's settings block may reference Secrets too (spec.openxchange.contextAdmin.passwordSecretRef).
     const typeBlock = resource.kind === 'MailBackend' ? (resource.spec as Record<string, unknown>)[String((resource.spec as { type?: unknown }).type)] : undefined;
     const optionNames = secretRefsInOptions(typeBlock).map((ref) => ref.selector.name);
-    const names = [spec.passwordSecretRef?.name, spec.credentials?.passwordSecretRef?.name, spec.credentials?.tokenSecretRef?.name, ...optionNames].filter((n): n is string => typeof n === 'string');
+    const names = [spec.passwordSecretRef?.name, spec.credentials?.passwordSecretRef?.name, spec.credentials?.tokenSecretRef?.name, spec.caBundleSecretRef?.name, ...optionNames].filter((n): n is string => typeof n === 'string');
     const ids = names.map((name) => `${resource.metadata.namespace}/${name}`);
     this.#byObject.set(key, ids);
     for (const id of ids) {
