@@ -240,7 +240,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 }
 
 /** Which objects read which Secret, so that a rotated Secret reaches exactly its users. */
-class SecretIndex {
+export class SecretIndex {
   readonly #bySecret = new Map<string, Set<string>>();
   readonly #byObject = new Map<string, string[]>();
 
