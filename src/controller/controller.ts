@@ -4,7 +4,7 @@
 // Only the leader reconciles. On SIGTERM the batch in flight finishes, the lease is released, and
 // the process exits.
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { KubernetesListObject, V1Secret } from '@kubernetes/client-node';
 import { Engine } from '../engine/engine.ts';
 import type { Logger } from '../log.ts';
@@ -86,10 +86,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     );
     mailInformers.set(info.kind, informer);
   }
+  // A digest of each Secret's data, not the data: a second copy of every Secret would outlive its use.
   const secretVersions = new Map<string, string>();
   const onSecret = (secret: V1Secret, deleted = false) => {
     const id = `${secret.metadata?.namespace}/${secret.metadata?.name}`;
-    const data = deleted ? '' : JSON.stringify(secret.data ?? {});
+    const data = deleted ? '' : createHash('sha256').update(JSON.stringify(secret.data ?? {})).digest('base64url');
     if (secretVersions.get(id) === data) return;
     secretVersions.set(id, data);
     for (const key of secretUsers.usersOf(id)) queue.add(key);

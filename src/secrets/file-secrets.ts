@@ -68,3 +68,11 @@ export async function readFileBesideManifest(file: string, declaredIn: SourceLoc
     throw new SecretNotFound(`cannot read ${full}${file !== full ? ` (${file}, relative to the manifest)` : ''}: ${code ?? (error as Error).message}`);
   }
 }
+
+/**
+ * The environment without mailops's secrets (MAILOPS_SECRET_*, MAILOPS_FINGERPRINT_KEY), for the programs
+ * mailops starts (git, and through it ssh, credential helpers and hooks): they need none of them.
+ */
+export function environmentWithoutSecrets(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('MAILOPS_SECRET_') && name !== 'MAILOPS_FINGERPRINT_KEY'));
+}
