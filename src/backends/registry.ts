@@ -26,6 +26,7 @@ export function createAdapter(backend: BackendDecl, credentials: BackendCredenti
     timeoutMs: backend.limits.timeoutSeconds * 1000,
     retries: backend.limits.retries,
     insecureSkipTLSVerify: backend.insecureSkipTLSVerify,
+    ...(credentials.caBundle !== undefined ? { ca: credentials.caBundle } : {}),
     log,
     ...(hooks.onExchange ? { onExchange: hooks.onExchange } : {}),
   };

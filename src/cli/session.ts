@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../log.ts';
 import type { Config } from '../model/config.ts';
 import { FileSecretResolver } from '../secrets/file-secrets.ts';
 import { loadFingerprintKey } from '../state/fingerprint.ts';
+import { securePrivateFiles } from '../state/private-files.ts';
 import { FileRecordStore, defaultStateDir } from '../state/records.ts';
 import type { CommonOptions } from './common.ts';
 
@@ -20,11 +21,13 @@ export function logger(options: { verbose?: boolean }): Logger {
 export async function openSession(config: Config, options: CommonOptions, log: Logger, access: { writes: boolean }): Promise<Session> {
   const stateDir = options.stateDir ?? defaultStateDir();
   const records = await FileRecordStore.open(stateDir, { readOnly: !access.writes });
+  const fingerprintKey = await loadFingerprintKey(stateDir, { create: access.writes });
+  if (access.writes) for (const warning of await securePrivateFiles(stateDir)) log.warn({ stateDir }, warning);
   return Session.resolveAndOpen({
     config,
     resolver: new FileSecretResolver({ secretsDir: options.secretsDir }),
     records,
-    fingerprintKey: await loadFingerprintKey(stateDir, { create: access.writes }),
+    fingerprintKey,
     adapterFactory: createAdapter,
     log,
     allowMassDeletion: options.allowMassDeletion ?? false,

@@ -4,7 +4,7 @@
 // Only the leader reconciles. On SIGTERM the batch in flight finishes, the lease is released, and
 // the process exits.
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { KubernetesListObject, V1Secret } from '@kubernetes/client-node';
 import { Engine } from '../engine/engine.ts';
 import type { Logger } from '../log.ts';
@@ -86,10 +86,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     );
     mailInformers.set(info.kind, informer);
   }
+  // A digest of each Secret's data, not the data: a second copy of every Secret would outlive its use.
   const secretVersions = new Map<string, string>();
   const onSecret = (secret: V1Secret, deleted = false) => {
     const id = `${secret.metadata?.namespace}/${secret.metadata?.name}`;
-    const data = deleted ? '' : JSON.stringify(secret.data ?? {});
+    const data = deleted ? '' : createHash('sha256').update(JSON.stringify(secret.data ?? {})).digest('base64url');
     if (secretVersions.get(id) === data) return;
     secretVersions.set(id, data);
     for (const key of secretUsers.usersOf(id)) queue.add(key);
@@ -240,7 +241,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 }
 
 /** Which objects read which Secret, so that a rotated Secret reaches exactly its users. */
-class SecretIndex {
+export class SecretIndex {
   readonly #bySecret = new Map<string, Set<string>>();
   readonly #byObject = new Map<string, string[]>();
 
@@ -248,11 +249,15 @@ class SecretIndex {
     for (const id of this.#byObject.get(key) ?? []) this.#bySecret.get(id)?.delete(key);
     this.#byObject.delete(key);
     if (deleted) return;
-    const spec = resource.spec as { passwordSecretRef?: { name?: string }; credentials?: { passwordSecretRef?: { name?: string }; tokenSecretRef?: { name?: string } } };
+    const spec = resource.spec as {
+      passwordSecretRef?: { name?: string };
+      credentials?: { passwordSecretRef?: { name?: string }; tokenSecretRef?: { name?: string } };
+      caBundleSecretRef?: { name?: string };
+    };
     // A MailBackend's settings block may reference Secrets too (spec.openxchange.contextAdmin.passwordSecretRef).
     const typeBlock = resource.kind === 'MailBackend' ? (resource.spec as Record<string, unknown>)[String((resource.spec as { type?: unknown }).type)] : undefined;
     const optionNames = secretRefsInOptions(typeBlock).map((ref) => ref.selector.name);
-    const names = [spec.passwordSecretRef?.name, spec.credentials?.passwordSecretRef?.name, spec.credentials?.tokenSecretRef?.name, ...optionNames].filter((n): n is string => typeof n === 'string');
+    const names = [spec.passwordSecretRef?.name, spec.credentials?.passwordSecretRef?.name, spec.credentials?.tokenSecretRef?.name, spec.caBundleSecretRef?.name, ...optionNames].filter((n): n is string => typeof n === 'string');
     const ids = names.map((name) => `${resource.metadata.namespace}/${name}`);
     this.#byObject.set(key, ids);
     for (const id of ids) {

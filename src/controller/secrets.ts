@@ -3,9 +3,10 @@
 // controller's own namespace, made once, so that every replica and every restart shares it.
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { SecretRef } from '../model/config.ts';
+import path from 'node:path';
+import type { SecretRef, SourceLocation } from '../model/config.ts';
 import { Sensitive } from '../model/sensitive.ts';
-import { SecretMissing, SecretNotFound, type SecretResolver } from '../secrets/file-secrets.ts';
+import { SecretMissing, SecretNotFound, readFileBesideManifest, type SecretResolver } from '../secrets/file-secrets.ts';
 import { isConflict, isNotFound, type KubeClient } from './kube.ts';
 
 export const FINGERPRINT_KEY_SECRET = 'mailops-fingerprint-key';
@@ -16,6 +17,12 @@ export class ClusterSecretResolver implements SecretResolver {
 
   constructor(get: (namespace: string, name: string) => V1Secret | undefined) {
     this.#get = get;
+  }
+
+  /** A path in the controller's container (a mounted ConfigMap): objects in a cluster have no file to be relative to. */
+  async readFile(file: string, declaredIn: SourceLocation): Promise<string> {
+    if (!path.isAbsolute(file)) throw new SecretNotFound(`${file} is a relative path; in a cluster give an absolute path in the controller’s container (a mounted ConfigMap), or use caBundleSecretRef`);
+    return readFileBesideManifest(file, declaredIn);
   }
 
   async resolve(ref: SecretRef): Promise<Sensitive> {

@@ -130,6 +130,8 @@ export interface BackendCredentials {
   token?: Sensitive;
   /** Secrets the backend's settings block references, by their path in it (`contextAdmin.passwordSecretRef`). */
   optionSecrets?: Readonly<Record<string, Sensitive>>;
+  /** The PEM CA bundle the server's certificate is verified against (caFile, caBundleSecretRef); absent: the system's CAs. */
+  caBundle?: string;
 }
 
 /**

@@ -83,5 +83,7 @@ function connectionIdentity(backend: BackendDecl, credentials: BackendCredential
   const optionSecrets = Object.entries(credentials?.optionSecrets ?? {}).flatMap(([path, value]) => [path, value.reveal()]);
   for (const value of [credentials?.username, credentials?.token?.reveal(), credentials?.password?.reveal(), ...optionSecrets]) secret.update(`${value ?? ''}\0`);
   const { type, url, limits, insecureSkipTLSVerify, options } = backend;
-  return JSON.stringify({ type, url, limits, insecureSkipTLSVerify, options, present: credentials !== undefined, secret: secret.digest('base64url') });
+  // A new CA bundle (a rotated Secret, an edited caFile) means new TLS connections.
+  const ca = credentials?.caBundle === undefined ? null : createHash('sha256').update(credentials.caBundle).digest('base64url');
+  return JSON.stringify({ type, url, limits, insecureSkipTLSVerify, ca, options, present: credentials !== undefined, secret: secret.digest('base64url') });
 }

@@ -78,6 +78,13 @@ export class Engine {
    * forgotten.
    */
   async connect(backends: readonly BackendDecl[], credentials: ReadonlyMap<string, BackendCredentials>): Promise<void> {
+    // Said at every run, not once per connection: nobody should forget that verification is off.
+    for (const backend of backends.filter((b) => b.insecureSkipTLSVerify)) {
+      (this.#options.log ?? silentLogger).warn(
+        { backend: backend.name, url: backend.url },
+        `MailBackend "${backend.name}" has insecureSkipTLSVerify: its TLS certificate is not verified, so anyone on the network path can pose as the server and read its credentials; set spec.caFile or spec.caBundleSecretRef instead`,
+      );
+    }
     const rebuilt = await this.#connections.sync(backends, credentials);
     for (const id of rebuilt) this.#observations.delete(id);
     this.#backends.clear();

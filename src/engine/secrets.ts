@@ -2,10 +2,11 @@
 // credentials cannot, is a failure of that object alone. The long-lived front doors report it in
 // that object's status (SecretNotFound) and go on with the others; the CLI keeps its
 // all-or-nothing rule by refusing the run when there is any failure.
-import { describeObject, objectKey, type Config, type SecretRef, type SourceLocation } from '../model/config.ts';
+import { describeObject, objectKey, type BackendDecl, type Config, type SecretRef, type SourceLocation } from '../model/config.ts';
 import type { Sensitive } from '../model/sensitive.ts';
 import type { UserPassword } from '../plan/desired.ts';
-import { SecretMissing, type SecretResolver } from '../secrets/file-secrets.ts';
+import { checkCaBundle } from '../secrets/ca-bundle.ts';
+import { SecretMissing, readFileBesideManifest, type SecretResolver } from '../secrets/file-secrets.ts';
 import type { Fingerprinter } from '../state/fingerprint.ts';
 import type { BackendCredentials } from './adapter.ts';
 
@@ -40,6 +41,21 @@ export async function resolveSecrets(config: Config, resolver: SecretResolver, f
     }
   };
 
+  /** The backend's CA bundle, checked: a file or Secret that holds no certificate fails here, naming the field. */
+  const readCaBundle = async (backend: BackendDecl): Promise<string | undefined> => {
+    const ref = backend.caBundle!;
+    const fromSecret = 'secret' in ref;
+    const field = fromSecret ? 'spec.caBundleSecretRef' : 'spec.caFile';
+    try {
+      const text = fromSecret ? (await resolver.resolve(ref.secret)).reveal() : await (resolver.readFile ?? readFileBesideManifest)(ref.file, ref.source);
+      return checkCaBundle(text, fromSecret ? `Secret ${ref.secret.name} key "${ref.secret.key}"` : ref.file);
+    } catch (error) {
+      const position = fromSecret ? ref.secret.source : ref.source;
+      failures.push({ objectKey: objectKey(backend.ref), position, object: describeObject(backend.ref), field, message: (error as Error).message });
+      return undefined;
+    }
+  };
+
   const passwords = new Map<string, UserPassword>();
   const credentials = new Map<string, BackendCredentials>();
   await Promise.all([
@@ -49,18 +65,20 @@ export async function resolveSecrets(config: Config, resolver: SecretResolver, f
     }),
     ...config.backends.map(async (backend) => {
       const { username, token, password, optionSecrets = {} } = backend.credentials;
-      const [tokenValue, passwordValue, ...optionValues] = await Promise.all([
+      const [caBundle, tokenValue, passwordValue, ...optionValues] = await Promise.all([
+        backend.caBundle ? readCaBundle(backend) : undefined,
         token ? read(backend, token, 'spec.credentials.tokenSecretRef') : undefined,
         password ? read(backend, password, 'spec.credentials.passwordSecretRef') : undefined,
         ...Object.entries(optionSecrets).map(([path, ref]) => read(backend, ref, `spec.${backend.type}.${path}`)),
       ]);
-      if ((token && !tokenValue) || (password && !passwordValue) || optionValues.some((value) => !value)) return;
+      if ((backend.caBundle && !caBundle) || (token && !tokenValue) || (password && !passwordValue) || optionValues.some((value) => !value)) return;
       const options = Object.fromEntries(Object.keys(optionSecrets).map((path, i) => [path, optionValues[i]!]));
       credentials.set(backend.id, {
         ...(username !== undefined ? { username } : {}),
         ...(tokenValue ? { token: tokenValue } : {}),
         ...(passwordValue ? { password: passwordValue } : {}),
         ...(optionValues.length > 0 ? { optionSecrets: options } : {}),
+        ...(caBundle ? { caBundle } : {}),
       });
     }),
   ]);

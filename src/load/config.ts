@@ -12,12 +12,13 @@ import {
   type QuotaLimits,
   type SecretRef,
   type UserDecl,
+  backendCaBundle,
   secretRefsInOptions,
 } from '../model/config.ts';
 import { backendUrlProblem, domainOf, normalizeAddress, normalizeDomain } from '../model/names.ts';
 import { QuantityError, parseMessages, parsePeriod, parseStorage } from '../model/quantity.ts';
 import type { Throttle, ThrottleLimits } from '../model/throttle.ts';
-import { BACKEND_OPTIONS, DOMAIN_BACKEND_OPTIONS } from '../model/schema.ts';
+import { BACKEND_OPTIONS, DOMAIN_BACKEND_OPTIONS, tlsConflicts } from '../model/schema.ts';
 import type {
   Alias,
   MailBackend,
@@ -119,8 +120,11 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
         taskTimeoutSeconds: spec.limits?.taskTimeoutSeconds ?? 600,
       },
       insecureSkipTLSVerify: spec.insecureSkipTLSVerify ?? false,
+      ...backendCaBundle(spec, item.ref.namespace, item.at),
       options,
     });
+    // The CRD's TLS rules, for files.
+    for (const { field, message } of tlsConflicts(spec)) report(item, ['spec', field], message, true);
     // iRedAdmin-Pro's API logs in with a domain or global admin's address and password (iredadmin.md).
     if (spec.type === 'iredadmin' && !(spec.credentials?.username?.includes('@') && spec.credentials.passwordSecretRef)) {
       report(item, ['spec', 'credentials'], 'an iRedAdmin-Pro backend logs in as an admin: set credentials.username (the admin’s email address) and credentials.passwordSecretRef');

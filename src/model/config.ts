@@ -71,9 +71,20 @@ export interface BackendDecl {
     taskTimeoutSeconds: number;
   };
   insecureSkipTLSVerify: boolean;
+  /** Where the CA bundle that verifies the server's certificate is read from; absent: the system's CAs. */
+  caBundle?: CaBundleRef;
   /** The settings block of the backend's own type (`spec.<type>`), schema-checked; {} when absent. */
   options: Readonly<Record<string, unknown>>;
 }
+
+/** A MailBackend's CA bundle: a key of a Secret (`caBundleSecretRef`) or a file (`caFile`), read at every run. */
+export type CaBundleRef =
+  | { secret: SecretRef }
+  | {
+      /** As written: relative to the manifest that declares it (file mode). */
+      file: string;
+      source: SourceLocation;
+    };
 
 // Ownership: a field a manifest leaves unset is null here and is not managed (observed, shown with
 // `plan -v`, never changed); a field it sets is owned whole (`extraAddresses: []` means "none").
@@ -202,4 +213,15 @@ export function secretRefsInOptions(options: unknown, path: readonly string[] = 
     }
     return secretRefsInOptions(value, here);
   });
+}
+
+/** A MailBackend's CA bundle reference, located where it is written (`at` gives a field's position). */
+export function backendCaBundle(
+  spec: { caFile?: string; caBundleSecretRef?: SecretKeySelector },
+  namespace: string,
+  at: (path: Array<string | number>) => SourceLocation,
+): { caBundle?: CaBundleRef } {
+  if (spec.caBundleSecretRef) return { caBundle: { secret: { ...spec.caBundleSecretRef, namespace, source: at(['spec', 'caBundleSecretRef']) } } };
+  if (spec.caFile !== undefined) return { caBundle: { file: spec.caFile, source: at(['spec', 'caFile']) } };
+  return {};
 }

@@ -380,6 +380,23 @@ export const DOMAIN_BACKEND_OPTIONS = {
 } satisfies Partial<Record<BackendType, TSchema>>;
 export type BackendOptions = { [T in keyof typeof BACKEND_OPTIONS]: Static<(typeof BACKEND_OPTIONS)[T]> };
 
+/** One CA source at most, and none with verification off (kubectl refuses a CA with insecure-skip-tls-verify too). */
+export const TLS_RULES = [
+  { rule: '!(has(self.caFile) && has(self.caBundleSecretRef))', message: 'set either caFile or caBundleSecretRef, not both' },
+  {
+    rule: '!(has(self.insecureSkipTLSVerify) && self.insecureSkipTLSVerify && (has(self.caFile) || has(self.caBundleSecretRef)))',
+    message: 'insecureSkipTLSVerify turns verification off; it cannot be set together with caFile or caBundleSecretRef',
+  },
+];
+
+/** TLS_RULES for files: each conflict with the field to name. */
+export function tlsConflicts(spec: { caFile?: string; caBundleSecretRef?: object; insecureSkipTLSVerify?: boolean }): Array<{ field: string; message: string }> {
+  const conflicts: Array<{ field: string; message: string }> = [];
+  if (spec.caFile !== undefined && spec.caBundleSecretRef !== undefined) conflicts.push({ field: 'caBundleSecretRef', message: TLS_RULES[0]!.message });
+  if (spec.insecureSkipTLSVerify && (spec.caFile !== undefined || spec.caBundleSecretRef !== undefined)) conflicts.push({ field: 'insecureSkipTLSVerify', message: TLS_RULES[1]!.message });
+  return conflicts;
+}
+
 export const MailBackendSpec = Type.Object(
   {
     type: Type.Enum([...BACKEND_TYPES], { description: 'Which server this is.' }),
@@ -436,16 +453,36 @@ export const MailBackendSpec = Type.Object(
       ),
     ),
     insecureSkipTLSVerify: Type.Optional(
-      Type.Boolean({ default: false, description: 'Accept any TLS certificate. For test servers only.' }),
+      Type.Boolean({ default: false, description: 'Accept any TLS certificate. For test servers only: every run logs a warning.' }),
+    ),
+    // TLS is verified against the system's CAs unless one of these names the CA of a private PKI (kubeconfig's
+    // certificate-authority and certificate-authority-data, side by side with insecure-skip-tls-verify).
+    caFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description:
+          'A PEM file of the CAs that sign the server’s certificate (instead of the system’s). A relative path is relative to ' +
+          'the manifest that declares it; in a cluster, an absolute path in the controller’s container (a mounted ConfigMap).',
+      }),
+    ),
+    caBundleSecretRef: Type.Optional(
+      Type.Object(SecretKeySelector.properties, {
+        additionalProperties: false,
+        description: 'A key of a Secret holding the PEM CA bundle that signs the server’s certificate (instead of the system’s CAs).',
+      }),
     ),
     ...Object.fromEntries(Object.entries(BACKEND_OPTIONS).map(([type, schema]) => [type, Type.Optional(schema)])),
   },
   {
     additionalProperties: false,
-    [CEL_RULES]: Object.keys(BACKEND_OPTIONS).map((type) => ({
-      rule: `!has(self.${type}) || self.type == '${type}'`,
-      message: `spec.${type} holds settings of a ${type} backend; this MailBackend is of another type`,
-    })),
+    [CEL_RULES]: [
+      ...Object.keys(BACKEND_OPTIONS).map((type) => ({
+        rule: `!has(self.${type}) || self.type == '${type}'`,
+        message: `spec.${type} holds settings of a ${type} backend; this MailBackend is of another type`,
+      })),
+      ...TLS_RULES,
+    ],
   },
 );
 

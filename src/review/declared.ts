@@ -44,6 +44,8 @@ export function declaredObjects(config: Config): Map<string, DeclaredObject> {
       'credentials.tokenSecretRef': secret(b.credentials.token),
       ...Object.fromEntries(Object.entries(b.limits).map(([k, v]) => [`limits.${k}`, String(v)])),
       insecureSkipTLSVerify: String(b.insecureSkipTLSVerify),
+      caFile: b.caBundle && 'file' in b.caBundle ? b.caBundle.file : null,
+      caBundleSecretRef: b.caBundle && 'secret' in b.caBundle ? secret(b.caBundle.secret) : null,
       ...Object.fromEntries(Object.entries(b.options).map(([k, v]) => [`${b.type}.${k}`, JSON.stringify(v)])),
     });
   }

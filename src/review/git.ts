@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { environmentWithoutSecrets } from '../secrets/file-secrets.ts';
 
 /** A mistake with the repository or the revision, said in words. */
 export class GitError extends Error {}
@@ -18,7 +19,7 @@ function git(args: string[], options: { cwd: string; input?: string; ok?: number
     const child = execFile(
       'git',
       args,
-      { cwd: options.cwd, maxBuffer: MAX_OUTPUT, encoding: 'buffer', env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
+      { cwd: options.cwd, maxBuffer: MAX_OUTPUT, encoding: 'buffer', env: { ...environmentWithoutSecrets(), GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
       (error, stdout, stderr) => {
         const code = error && typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : error ? -1 : 0;
         if (!error || (options.ok ?? []).includes(code)) resolve(stdout);

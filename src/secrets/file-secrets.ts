@@ -4,11 +4,16 @@
 // One trailing line end (LF or CRLF) is dropped from files (editors add it).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { SecretRef } from '../model/config.ts';
+import type { SecretRef, SourceLocation } from '../model/config.ts';
 import { Sensitive } from '../model/sensitive.ts';
 
 export interface SecretResolver {
   resolve(ref: SecretRef): Promise<Sensitive>;
+  /**
+   * A file a manifest names (a MailBackend's caFile), read afresh each time so that edits reach the next run.
+   * Default: readFileBesideManifest.
+   */
+  readFile?(file: string, declaredIn: SourceLocation): Promise<string>;
 }
 
 export class SecretNotFound extends Error {}
@@ -51,4 +56,23 @@ export class FileSecretResolver implements SecretResolver {
     const where = this.#dir ? ` or the file ${path.join(this.#dir, ref.name, ref.key)}` : ' (or use --secrets-dir)';
     throw new SecretMissing(`secret ${ref.name}/${ref.key} not found: set ${variable}${where}`);
   }
+}
+
+/** Reads a file a manifest names; a relative path is relative to the manifest, as kubeconfig's paths are to the kubeconfig. */
+export async function readFileBesideManifest(file: string, declaredIn: SourceLocation): Promise<string> {
+  const full = path.resolve(path.dirname(declaredIn.file), file);
+  try {
+    return await readFile(full, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new SecretNotFound(`cannot read ${full}${file !== full ? ` (${file}, relative to the manifest)` : ''}: ${code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * The environment without mailops's secrets (MAILOPS_SECRET_*, MAILOPS_FINGERPRINT_KEY), for the programs
+ * mailops starts (git, and through it ssh, credential helpers and hooks): they need none of them.
+ */
+export function environmentWithoutSecrets(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('MAILOPS_SECRET_') && name !== 'MAILOPS_FINGERPRINT_KEY'));
 }

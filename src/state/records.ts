@@ -165,6 +165,8 @@ export class FileRecordStore extends MemoryRecordStore {
     const temporary = `${this.file}.${process.pid}.tmp`;
     const handle = await open(temporary, 'w', 0o600);
     try {
+      // A temporary file left by a killed run of the same pid keeps its mode when opened again.
+      await handle.chmod(0o600);
       await handle.writeFile(text);
       await handle.sync();
     } finally {

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, readlink, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { environmentWithoutSecrets } from '../secrets/file-secrets.ts';
 import type { ConfigError } from '../load/index.ts';
 
 export interface GitOptions {
@@ -96,8 +97,9 @@ export class GitRepository {
           killSignal: 'SIGKILL',
           maxBuffer: 16 * 1024 * 1024,
           // Never a prompt: a watcher has nobody to answer it. ssh and credential helpers do their
-          // own work (GIT_SSH_COMMAND, ~/.ssh, credential.helper); a missing credential fails.
-          env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C' },
+          // own work (GIT_SSH_COMMAND, ~/.ssh, credential.helper); a missing credential fails. No mailops
+          // secret goes to git, nor through it to ssh, helpers or hooks.
+          env: { ...environmentWithoutSecrets(), GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C' },
         },
         (error, stdout, stderr) => {
           if (!error) return resolve(stdout);

@@ -8,6 +8,7 @@
 // directory, whose lock each run takes, so that `mailops apply` by hand never races it.
 import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
+import { securePrivateFiles } from '../state/private-files.ts';
 import path from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import type { ChangeResult } from '../engine/apply.ts';
@@ -147,10 +148,12 @@ class Watcher {
       await this.#restoreStatus();
       await this.#git.prepare();
       this.#records = await RereadRecordStore.open(options.stateDir);
+      const fingerprintKey = await loadFingerprintKey(options.stateDir, { create: true });
+      for (const warning of await securePrivateFiles(options.stateDir)) this.#log.warn({ stateDir: options.stateDir }, warning);
       this.#engine = new Engine({
         adapterFactory: this.#metrics.backend.adapterFactory(() => (this.#lastProgress = Date.now())),
         records: this.#records,
-        fingerprintKey: await loadFingerprintKey(options.stateDir, { create: true }),
+        fingerprintKey,
         log: this.#log,
         // Never held by a backend task: it is recorded, and the next run (shortly) looks again.
         taskMode: 'poll',

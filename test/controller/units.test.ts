@@ -3,6 +3,8 @@
 // how the work queue batches and backs off.
 import { describe, expect, it } from 'vitest';
 import { clusterConfig, FINALIZER } from '../../src/controller/cluster-config.ts';
+import { SecretIndex } from '../../src/controller/controller.ts';
+import { ClusterSecretResolver } from '../../src/controller/secrets.ts';
 import type { MailResource } from '../../src/controller/kube.ts';
 import { WorkQueue } from '../../src/controller/queue.ts';
 import { ClusterRecordStore } from '../../src/controller/records.ts';
@@ -90,6 +92,28 @@ describe('namespaces', () => {
     const limitOn = (backendId: string) => desiredStateFor(config, backendId, 'james', JAMES_CAPABILITIES, new Map()).globalQuota?.limits?.storage;
     expect(limitOn('a/james')).toBe(1024 ** 3);
     expect(limitOn('b/james')).toBe(2 * 1024 ** 3);
+  });
+});
+
+describe('which objects a Secret reaches', () => {
+  it('a MailBackend’s CA bundle Secret, beside its credentials: a rotated CA reconciles the backend', () => {
+    const index = new SecretIndex();
+    const withCa = resource('MailBackend', 'james', {
+      type: 'james',
+      url: 'https://127.0.0.1:8000',
+      credentials: { tokenSecretRef: { name: 'james-admin', key: 'token' } },
+      caBundleSecretRef: { name: 'james-ca', key: 'ca.crt' },
+    });
+    index.index('MailBackend/mail/james', withCa, false);
+    expect(index.usersOf('mail/james-ca')).toEqual(['MailBackend/mail/james']);
+    expect(index.usersOf('mail/james-admin')).toEqual(['MailBackend/mail/james']);
+    index.index('MailBackend/mail/james', { ...withCa, spec: { ...withCa.spec, caBundleSecretRef: undefined } }, false);
+    expect(index.usersOf('mail/james-ca')).toEqual([]);
+  });
+
+  it('a caFile in a cluster is a path in the controller’s container: a relative one is refused with what to do', async () => {
+    const resolver = new ClusterSecretResolver(() => undefined);
+    await expect(resolver.readFile('ca.pem', { file: 'MailBackend/mail/james', line: 0, column: 0 })).rejects.toThrow('give an absolute path in the controller’s container');
   });
 });
 

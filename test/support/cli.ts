@@ -18,9 +18,11 @@ export async function tempDir(prefix = 'mailops-cli-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-export function mailops(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+/** `umask`: run under this umask (through `sh -c`), as a user's shell may have it. */
+export function mailops(args: string[], options: { env?: Record<string, string>; cwd?: string; umask?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const command = withUmask(options.umask, [process.execPath, BIN, ...args]);
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: options.cwd ?? ROOT,
       // Only what the test gives: no MAILOPS_* leaking in from the developer's shell.
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), NO_COLOR: '1', ...options.env },
@@ -33,4 +35,9 @@ export function mailops(args: string[], options: { env?: Record<string, string>;
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The command run under `umask` by a shell that then becomes it (exec: same pid, signals reach it). */
+export function withUmask(umask: string | undefined, command: string[]): string[] {
+  return umask === undefined ? command : ['/bin/sh', '-c', `umask ${umask} && exec "$@"`, 'sh', ...command];
 }

@@ -6,7 +6,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import type { WatchStatus } from '../../src/watch/status.ts';
-import { ROOT, tempDir } from './cli.ts';
+import { ROOT, tempDir, withUmask } from './cli.ts';
 import { eventually } from './kube-cluster.ts';
 import { waitExit } from './processes.ts';
 
@@ -93,8 +93,9 @@ afterAll(async () => {
   started.clear();
 });
 
-export async function startWatch(args: string[], env: Record<string, string>): Promise<WatchProcess> {
-  const child = spawn(process.execPath, [`${ROOT}/src/cli/main.ts`, 'watch', '--listen', '127.0.0.1:0', ...args], {
+export async function startWatch(args: string[], env: Record<string, string>, options: { umask?: string } = {}): Promise<WatchProcess> {
+  const command = withUmask(options.umask, [process.execPath, `${ROOT}/src/cli/main.ts`, 'watch', '--listen', '127.0.0.1:0', ...args]);
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,

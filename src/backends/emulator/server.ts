@@ -6,6 +6,7 @@
 // handler, and a `lost` one runs it fully before the connection is dropped.
 
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Halt } from './answers.ts';
@@ -26,6 +27,8 @@ export interface EmulatorOptions {
   failureMode?: FailureMode;
   /** Makes the fault sequence deterministic (for tests). */
   seed?: number;
+  /** Serve HTTPS with this PEM key and certificate (chain), as a server with a private CA does. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface EmulatorRequest {
@@ -187,9 +190,8 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
     send(response, reply);
   }
 
-  const server = createServer((request, response) => {
-    void answer(request, response);
-  });
+  const handler = (request: IncomingMessage, response: ServerResponse): void => void answer(request, response);
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -203,7 +205,7 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
   let closed: Promise<void> | undefined;
   return {
     backend: backend.name,
-    url: `http://${urlHost}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${urlHost}:${address.port}`,
     stats,
     requestLog,
     close() {

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import type { Answer, AnswerClassifier, HttpResponse } from './answers.ts';
 import { credentialKeeper, noAuthentication, type Authentication, type CredentialKeeper, type Reply, type RequestCredentials } from './auth.ts';
 import { describeNetworkFailure, Lane, NetworkFailure } from './lanes.ts';
+import { certificateProblem } from './tls.ts';
 import { describeRequest, encodeBody, isIdempotent, queryString, type HttpRequest } from './request.ts';
 
 /** How to reach a backend and how hard to push it: what a MailBackend declares. */
@@ -27,6 +28,8 @@ export interface ConnectionOptions {
   /** Further attempts of a request that failed transiently and is safe to repeat. */
   retries: number;
   insecureSkipTLSVerify?: boolean;
+  /** PEM CAs that verify the server's certificate instead of the system's (a private CA). */
+  ca?: string;
   log?: Logger;
   /** Long polls in flight at once (default: `concurrency`). */
   longPollConcurrency?: number;
@@ -99,7 +102,12 @@ export class HttpClient<V> {
     const url = new URL(this.baseUrl);
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#log = options.log ?? silentLogger;
-    const lane = { origin: url.origin, insecureSkipTLSVerify: options.insecureSkipTLSVerify ?? false, onSent: () => void (this.#requests += 1) };
+    const lane = {
+      origin: url.origin,
+      insecureSkipTLSVerify: options.insecureSkipTLSVerify ?? false,
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      onSent: () => void (this.#requests += 1),
+    };
     this.#ordinary = new Lane({ ...lane, concurrency: options.concurrency, requestsPerSecond: options.requestsPerSecond });
     this.#longPolls = new Lane({ ...lane, concurrency: options.longPollConcurrency ?? options.concurrency, requestsPerSecond: options.requestsPerSecond });
     this.#credentials = credentialKeeper(options.auth ?? noAuthentication, {
@@ -231,6 +239,12 @@ export class HttpClient<V> {
       this.#told(request, String(response.status), started);
       return response;
     } catch (error) {
+      const certificate = certificateProblem(error);
+      if (certificate) {
+        this.#told(request, 'network', started);
+        // Not transient: another attempt meets the same certificate.
+        throw new BackendError('Unavailable', `cannot reach ${this.baseUrl} securely: ${certificate}`, { cause: error });
+      }
       if (!(error instanceof NetworkFailure)) throw error;
       this.#told(request, 'network', started);
       const unavailable = new BackendError('Unavailable', `cannot reach ${this.baseUrl}: ${describeNetworkFailure(error)}`, { cause: error.cause });

@@ -12,6 +12,8 @@ export interface LaneOptions {
   concurrency: number;
   requestsPerSecond: number;
   insecureSkipTLSVerify?: boolean;
+  /** PEM CAs to verify the server against instead of the system's. */
+  ca?: string;
   /** Called once for each request written to a connection (never for one that could not connect). */
   onSent: () => void;
 }
@@ -49,7 +51,7 @@ export class Lane {
     this.#pool = new Pool(options.origin, {
       connections: options.concurrency,
       keepAliveTimeout: 10_000,
-      connect: { rejectUnauthorized: !options.insecureSkipTLSVerify },
+      connect: { rejectUnauthorized: !options.insecureSkipTLSVerify, ...(options.ca !== undefined ? { ca: options.ca } : {}) },
     });
     this.#dispatcher = this.#pool.compose(reportWhenSent(options.onSent));
     this.#queue = new PQueue({ concurrency: options.concurrency, intervalCap: options.requestsPerSecond, interval: 1000 });
