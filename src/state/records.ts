@@ -185,9 +185,10 @@ export class FileRecordStore extends MemoryRecordStore {
 }
 
 /**
- * A writer killed between creating its temporary file and renaming it leaves
- * `records.json.<pid>.tmp` behind: never read as state, and removed here so that kills do not
- * pile them up. A file of a live process other than this one is another writer's, and stays.
+ * A writer killed between creating its temporary file and renaming (or linking) it leaves
+ * `records.json.<pid>.tmp` (or `fingerprint.key.<pid>.tmp`) behind: never read as state, and
+ * removed here so that kills do not pile them up. A file of a live process other than this one is
+ * another writer's, and stays.
  */
 async function removeAbandonedWrites(stateDir: string): Promise<void> {
   let files: string[];
@@ -198,7 +199,7 @@ async function removeAbandonedWrites(stateDir: string): Promise<void> {
     throw error;
   }
   for (const name of files) {
-    const pid = Number(/^records\.json\.(\d+)\.tmp$/.exec(name)?.[1]);
+    const pid = Number(/^(?:records\.json|fingerprint\.key)\.(\d+)\.tmp$/.exec(name)?.[1]);
     if (pid && (pid === process.pid || !isAlive(pid))) await rm(path.join(stateDir, name), { force: true });
   }
 }

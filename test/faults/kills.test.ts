@@ -6,6 +6,7 @@
 //
 // The seed is MAILOPS_FAULT_SEED (a fixed default otherwise); it is in the test names, so that a
 // failure can be repeated with the same kill points.
+import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -101,7 +102,7 @@ async function applyKilledAt(
 async function expectStateReadable(stateDir: string, killed: number): Promise<{ leftTmp: boolean }> {
   const { files } = await readStateDir(stateDir);
   const temporaries = files.filter((f) => f.endsWith('.tmp'));
-  expect(temporaries.filter((f) => f !== `records.json.${killed}.tmp`)).toEqual([]);
+  expect(temporaries.filter((f) => f !== `records.json.${killed}.tmp` && f !== `fingerprint.key.${killed}.tmp`)).toEqual([]);
   // The lock names the killed run: the next one must take it over.
   expect((await readFile(path.join(stateDir, 'apply.lock'), 'utf8')).split(' ')[0]).toBe(String(killed));
   return { leftTmp: temporaries.length > 0 };
@@ -304,8 +305,8 @@ describe(`SIGKILL at ${MAILSTORE_KILLS} seeded points of a ${MAILSTORE_USERS}-us
   }, 180_000);
 });
 
-describe('the state directory lock', () => {
-  const small = async (users = 200) => {
+describe('the state directory: its lock and what killed writers leave', () => {
+  const small = async (users: number) => {
     const james = await startJamesEmulator({});
     running.push(james);
     const config = largeConfig(users, backend('james', james.url, LIMITS), 'james');
@@ -315,7 +316,7 @@ describe('the state directory lock', () => {
   const writes = (emulator: RunningEmulator) => emulator.requestLog.filter((e) => e.method !== 'GET' && !e.path.endsWith('/verify')).length;
 
   it('a second apply while one runs refuses at once, naming the pid and the directory, and sends nothing', async () => {
-    const { james, dir, stateDir, env } = await small();
+    const { james, dir, stateDir, env } = await small(20);
     const first = startApply(dir, env);
     runs.push(first);
     // The first run holds the lock once it talks to the server; it is then frozen, so that every
@@ -345,13 +346,13 @@ describe('the state directory lock', () => {
   });
 
   it('a lock left by a killed apply is taken over by the next one, which leaves none', async () => {
-    const { james, dir, stateDir, env } = await small();
+    const { james, dir, stateDir, env } = await small(40);
     const { run, signal } = await applyKilledAt(james, { kind: 'users', n: 10 }, (e) => e.method === 'PUT' && e.path.startsWith('/users/'), dir, stateDir, env);
     expect(signal).toBe('SIGKILL');
     expect(await readFile(path.join(stateDir, 'apply.lock'), 'utf8')).toMatch(new RegExp(`^${run.pid} mailops apply\\n`));
     await expectConverges(dir, stateDir, env);
-    expect(james.state.users).toHaveLength(200);
-    expect(james.requestLog.filter((e) => e.method === 'PUT' && /^\/users\/[^/]+$/.test(e.path))).toHaveLength(200);
+    expect(james.state.users).toHaveLength(40);
+    expect(james.requestLog.filter((e) => e.method === 'PUT' && /^\/users\/[^/]+$/.test(e.path))).toHaveLength(40);
   });
 
   it('a lock naming a live process that started after the holder did (a reused pid) is taken over', async () => {
@@ -370,12 +371,22 @@ describe('the state directory lock', () => {
     expect(writes(james)).toBe(0);
   });
 
-  it('a records write a killed writer abandoned is never read, and the next apply removes it', async () => {
+  it('records and key writes a killed writer abandoned are never read, and the next apply removes them', async () => {
     const { dir, stateDir, env } = await small(5);
-    const gone = startApply(dir, { ...env, MAILOPS_STATE_DIR: await tempDir('mailops-kills-other-') });
-    runs.push(gone);
-    await gone.exited; // a pid that is no longer running
+    const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await new Promise((resolve) => gone.on('exit', resolve)); // a pid that is no longer running
     await writeFile(path.join(stateDir, `records.json.${gone.pid}.tmp`), '{"version": 1, "backends": {"half');
+    await writeFile(path.join(stateDir, `fingerprint.key.${gone.pid}.tmp`), 'aGFsZg');
     await expectConverges(dir, stateDir, env);
+  });
+
+  it('an empty fingerprint.key (a key creation killed by an older mailops) is refused with what to do, and nothing is applied', async () => {
+    const { james, dir, stateDir, env } = await small(5);
+    await writeFile(path.join(stateDir, 'fingerprint.key'), '');
+    const apply = await mailops(['apply', '-f', dir], { env });
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain(`${path.join(stateDir, 'fingerprint.key')} holds no usable fingerprint key (0 bytes`);
+    expect(apply.stderr).toContain('Remove it');
+    expect(writes(james)).toBe(0);
   });
 });
