@@ -52,6 +52,8 @@ export interface ApplyBackendOptions {
   onTaskProgress?: (task: TaskRef, status: TaskStatus) => void;
 }
 
+const RECORDS_FLUSH_INTERVAL_MS = 1000;
+
 // A task that ended this way is over: a later run starts the step again instead of waiting for it.
 const TASK_OVER: ReadonlySet<BackendErrorKind> = new Set(['TaskFailed', 'Timeout', 'NotFound']);
 
@@ -62,6 +64,14 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
   const outcomes = new Map<string, ChangeOutcome>();
   const results: ChangeResult[] = [];
   const queue = new PQueue({ concurrency: backend.limits.concurrency });
+  // A long phase writes its records as it goes, not only at its end: what a run that dies had
+  // applied in the last second at most is unrecorded (a changed password is then set again).
+  let lastFlush = performance.now();
+  const flushNowAndThen = async () => {
+    if (performance.now() - lastFlush < RECORDS_FLUSH_INTERVAL_MS) return;
+    lastFlush = performance.now();
+    await records.flush();
+  };
 
   const run = async (change: Change) => {
     const started = performance.now();
@@ -91,12 +101,16 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
       await adapter.apply(change, context);
       remember(records, key, change);
       done();
+      await flushNowAndThen();
       finish('applied');
     } catch (error) {
       if (error instanceof TaskPending) {
         task = { ref: error.task, status: error.status };
         return finish('pending', { error: error.message });
       }
+      // A create that failed may have stopped anywhere (a user made by hand meanwhile, its
+      // password not set): what it meant to set is no evidence of what the server has.
+      if (records.operation(key, change.id)?.step === CREATING) records.setOperation(key, change.id, undefined);
       // A checkpoint stays: the next run resumes the operation where it stopped.
       const failure = asBackendError(error);
       finish('failed', { error: failure.message, errorKind: failure.kind });
@@ -113,10 +127,31 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
     previous = phase;
   }
   for (const phase of phases) {
+    if (recordCreations(records, key, phase)) await records.flush();
     await Promise.all(phase.map((change) => queue.add(() => run(change))));
     await records.flush();
   }
   return results;
+}
+
+/** The step of a user creation that has not started: what it will set, in case the run dies. */
+const CREATING = 'creating';
+
+/**
+ * Before a phase creates users, records with which password fingerprint each is being created, in
+ * one write for the whole phase. A run killed after a create reached the server, but before its
+ * record was written, would otherwise leave a user mailops has no record of: on a backend that
+ * cannot check a password, the next run would set it again. Returns whether anything was recorded.
+ */
+function recordCreations(records: RecordStore, key: string, phase: readonly Change[]): boolean {
+  let recorded = false;
+  for (const change of phase) {
+    if (change.resource !== 'user' || change.action !== 'create' || change.after!.passwordUnmanaged || !change.after!.passwordFingerprint) continue;
+    if (records.operation(key, change.id)?.task) continue; // a create a killed run left running: resumed as it is
+    records.setOperation(key, change.id, { action: 'create', owner: objectKey(change.owner), step: CREATING, passwordFingerprint: change.after!.passwordFingerprint });
+    recorded = true;
+  }
+  return recorded;
 }
 
 /**
@@ -133,8 +168,9 @@ function operationContext(
 ): { context: ApplyContext; done: () => void } {
   const { records, backend, adapter } = options;
   const stored = records.operation(key, change.id);
-  const resumeFrom = stored && resumes(stored, change) ? stored : undefined;
-  if (stored && !resumeFrom) records.setOperation(key, change.id, undefined); // left by another operation
+  // A creation recorded before its phase has no step of its own to resume from.
+  const resumeFrom = stored && resumes(stored, change) && stored.step !== CREATING ? stored : undefined;
+  if (stored && !resumes(stored, change)) records.setOperation(key, change.id, undefined); // left by another operation
   let current: OperationRecord | undefined = resumeFrom;
   const save = async (record: OperationRecord | undefined) => {
     current = record;
@@ -145,6 +181,7 @@ function operationContext(
     action: change.action,
     owner: objectKey(change.owner),
     ...(change.resource === 'user' && change.renameFrom ? { renameFrom: change.renameFrom } : {}),
+    ...(stored?.passwordFingerprint && resumes(stored, change) ? { passwordFingerprint: stored.passwordFingerprint } : {}),
   };
   const mode = options.taskMode ?? 'block';
   const timeLimitSeconds = backend.limits.taskTimeoutSeconds;
@@ -184,7 +221,7 @@ function operationContext(
     checkpoint: (state: Checkpoint) => save({ ...identity, ...state }),
     awaitTask,
   };
-  return { context, done: () => current && records.setOperation(key, change.id, undefined) };
+  return { context, done: () => records.setOperation(key, change.id, undefined) };
 }
 
 /** A checkpoint resumes only the very operation it was made for (the same move, not a later one). */

@@ -62,7 +62,10 @@ export class Engine {
   readonly #connections: BackendConnections;
   readonly #backends = new Map<string, BackendDecl>();
   readonly #observations = new Map<string, BackendObservation>();
-  /** Passwords the backends confirmed for users mailops had no usable record of, by backend key. */
+  /**
+   * Passwords known for users mailops had no usable record of, by backend key: confirmed by the
+   * backend, or set by a create that a run which died had recorded as under way.
+   */
   readonly #verified = new Map<string, Map<string, AppliedRecord>>();
 
   constructor(options: EngineOptions) {
@@ -123,6 +126,7 @@ export class Engine {
    * request here.
    */
   async plan(request: PlanRequest): Promise<Plan> {
+    for (const backend of request.config.backends) this.#adoptInterruptedCreations(backend, request);
     await Promise.all(request.config.backends.map((backend) => this.#verifyUnrecordedPasswords(backend, request)));
     return buildPlan({
       config: request.config,
@@ -214,6 +218,30 @@ export class Engine {
     const stored = this.#options.records.recordsFor(key);
     const verified = this.#verified.get(key);
     return verified?.size ? new Map([...stored, ...verified]) : stored;
+  }
+
+  /**
+   * A user that a killed run was creating, and that exists now, was created with the password that
+   * run recorded (a create carries the password on every backend): no reason to set it again, nor
+   * to ask the backend. The planner still compares it with the password declared now.
+   */
+  #adoptInterruptedCreations(backend: BackendDecl, request: PlanRequest): void {
+    const observation = this.#observations.get(backend.id);
+    if (!observation?.state) return;
+    const key = backendKey(backend.id, backend.url);
+    const records = this.#options.records;
+    const stored = records.recordsFor(key);
+    let verified = this.#verified.get(key);
+    for (const user of request.config.users) {
+      if (!user.backendIds.includes(backend.id) || !observation.state.users.has(user.address)) continue;
+      const owner = objectKey(user.ref);
+      const record = stored.get(owner);
+      if (record && (record.address !== user.address || record.passwordFingerprint !== null)) continue;
+      const creation = records.operation(key, `user:${user.address}`);
+      if (creation?.action !== 'create' || creation.owner !== owner || !creation.passwordFingerprint) continue;
+      if (!verified) this.#verified.set(key, (verified = new Map()));
+      verified.set(owner, { address: user.address, passwordFingerprint: creation.passwordFingerprint });
+    }
   }
 
   async #verifyUnrecordedPasswords(backend: BackendDecl, request: PlanRequest): Promise<void> {

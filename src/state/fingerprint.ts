@@ -2,7 +2,7 @@
 // in force is to remember what was set. mailops remembers a keyed fingerprint, never the password:
 // HMAC-SHA256 over the address and the password, with a key that lives apart from the records.
 import { createHmac, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export type Fingerprinter = (address: string, secret: string) => string;
@@ -31,20 +31,46 @@ export async function loadFingerprintKey(stateDir: string, options: { create: bo
   if (fromEnv) return Buffer.from(fromEnv, 'utf8');
   const file = path.join(stateDir, 'fingerprint.key');
   try {
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    return await readKeyFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const key = randomBytes(32);
   if (!options.create) return key;
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  // 'wx': if another process created it meanwhile, use theirs.
+  // Whole or not at all: a run killed while writing the key must not leave a part of one for the
+  // next run to adopt. link() does not replace: if another process made the key meanwhile, use theirs.
+  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(file, `${key.toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
-    await chmod(file, 0o600);
+    await writeFile(temporary, `${key.toString('base64')}\n`, { mode: 0o600 });
+    await chmod(temporary, 0o600);
+    await link(temporary, file);
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    return readKeyFile(file);
+  } finally {
+    await rm(temporary, { force: true });
   }
+}
+
+const MIN_KEY_BYTES = 16;
+
+async function readKeyFile(file: string): Promise<Buffer> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw error;
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const key = Buffer.from(text.trim(), 'base64');
+  // An empty file is what a run killed while creating the key left before keys were written whole.
+  if (key.length < MIN_KEY_BYTES) {
+    throw new Error(
+      `${file} holds no usable fingerprint key (${key.length} bytes, at least ${MIN_KEY_BYTES} expected). ` +
+        'Remove it: the next apply makes a new key, and then asks the servers, or sets each password once where they cannot tell.',
+    );
+  }
+  return key;
 }

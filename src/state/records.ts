@@ -5,7 +5,7 @@
 //     mail), so that a run that died resumes it instead of starting it again.
 // In file mode this is records.json in the state directory; the controller keeps the same records
 // in object status.
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Checkpoint } from '../engine/adapter.ts';
@@ -21,6 +21,12 @@ export interface OperationRecord extends Checkpoint {
   renameFrom?: string;
   /** When the operation's current task was started (ISO 8601). */
   taskStartedAt?: string;
+  /**
+   * For a user being created: the fingerprint of the password it is created with. Every backend
+   * creates a user with its password in one call, so a user found on the server after the run
+   * that created it died has this password (see Engine.plan).
+   */
+  passwordFingerprint?: string;
 }
 
 export interface RecordStore {
@@ -137,6 +143,7 @@ export class FileRecordStore extends MemoryRecordStore {
   static async open(stateDir: string, options: { readOnly?: boolean } = {}): Promise<FileRecordStore> {
     const file = path.join(stateDir, 'records.json');
     const readOnly = options.readOnly ?? false;
+    if (!readOnly) await removeAbandonedWrites(stateDir);
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -149,12 +156,15 @@ export class FileRecordStore extends MemoryRecordStore {
 
   /**
    * Writes atomically (temporary file + rename), readable by the owner only. Writes are queued:
-   * a checkpoint during a phase must not interleave with the write at the phase's end.
+   * a checkpoint during a phase must not interleave with the write at the phase's end. Flushes
+   * asked for while a write runs become one write after it (the queued ones find nothing dirty).
+   * A failed write fails its callers, not the writes after it.
    */
   override flush(): Promise<void> {
     if (this.#readOnly) return Promise.resolve();
-    this.#writing = this.#writing.then(() => this.#write());
-    return this.#writing;
+    const write = this.#writing.catch(() => undefined).then(() => this.#write());
+    this.#writing = write;
+    return write;
   }
 
   async #write(): Promise<void> {
@@ -173,6 +183,26 @@ export class FileRecordStore extends MemoryRecordStore {
       await handle.close();
     }
     await rename(temporary, this.file);
+  }
+}
+
+/**
+ * A writer killed between creating its temporary file and renaming (or linking) it leaves
+ * `records.json.<pid>.tmp` (or `fingerprint.key.<pid>.tmp`) behind: never read as state, and
+ * removed here so that kills do not pile them up. A file of a live process other than this one is
+ * another writer's, and stays.
+ */
+async function removeAbandonedWrites(stateDir: string): Promise<void> {
+  let files: string[];
+  try {
+    files = await readdir(stateDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for (const name of files) {
+    const pid = Number(/^(?:records\.json|fingerprint\.key)\.(\d+)\.tmp$/.exec(name)?.[1]);
+    if (pid && (pid === process.pid || !isAlive(pid))) await rm(path.join(stateDir, name), { force: true });
   }
 }
 
@@ -206,23 +236,53 @@ export async function lockStateDir(stateDir: string, holder = 'mailops apply'): 
 /**
  * An exclusive lock: a file holding the holder's pid (and what it is), created only if absent.
  * `busy` words the error when a live process holds it.
+ *
+ * A lock is taken over when its holder is gone. The pid alone can mislead once it is reused (a
+ * container's mailops is pid 1 after every restart; a reboot starts pids afresh), so the lock also
+ * names when its holder started (Linux: /proc/<pid>/stat): a live process of that pid that started
+ * at another time is not the holder. A lock naming this very process is stale too: it never takes
+ * a lock it holds. Where the start time cannot be read, a live pid is taken for the holder, and the
+ * message says which file to remove.
  */
 export async function lockFileOf(lockFile: string, holder: string, busy: (pid: number, by: string) => string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(lockFile, 'wx', 0o600);
-      await handle.writeFile(`${process.pid} ${holder}\n`);
+      const started = await processStartTime(process.pid);
+      await handle.writeFile(`${process.pid} ${holder}\n${started ? `started ${started}\n` : ''}`);
       await handle.close();
       return () => rm(lockFile, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const [pidText, ...by] = (await readFile(lockFile, 'utf8').catch(() => '')).trim().split(' ');
+      const [first = '', ...more] = (await readFile(lockFile, 'utf8').catch(() => '')).split('\n');
+      const [pidText, ...by] = first.trim().split(' ');
       const pid = Number(pidText);
-      if (pid && isAlive(pid)) throw new StateLockedError(busy(pid, by.join(' ') || 'mailops apply'), pid);
+      const started = more.find((line) => line.startsWith('started '))?.slice('started '.length).trim();
+      if (pid && pid !== process.pid && isAlive(pid) && (await sameProcess(pid, started))) {
+        throw new StateLockedError(busy(pid, by.join(' ') || 'mailops apply'), pid);
+      }
       await rm(lockFile, { force: true });
     }
   }
   throw new Error(`cannot lock ${lockFile}`);
+}
+
+/** Whether the live process `pid` is the one that started at `started` (true when either is unknown). */
+async function sameProcess(pid: number, started: string | undefined): Promise<boolean> {
+  if (!started) return true;
+  const now = await processStartTime(pid);
+  return now === undefined || now === started;
+}
+
+/** When a process started, in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined off Linux. */
+async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The lock is held by another live process. */
