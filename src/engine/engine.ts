@@ -221,13 +221,16 @@ export class Engine {
   }
 
   /**
-   * A user that a killed run was creating, and that exists now, was created with the password that
-   * run recorded (a create carries the password on every backend): no reason to set it again, nor
-   * to ask the backend. The planner still compares it with the password declared now.
+   * A user that a killed run was creating, and that exists now, was most likely created with the
+   * password that run recorded (a create carries the password on every backend). A backend that can
+   * check a password is asked instead (#verifyUnrecordedPasswords): someone may have made the user by
+   * hand in between. On the others the recorded password is taken as set, rather than set again.
+   * The planner still compares it with the password declared now.
    */
   #adoptInterruptedCreations(backend: BackendDecl, request: PlanRequest): void {
+    const adapter = this.#connections.get(backend.id);
     const observation = this.#observations.get(backend.id);
-    if (!observation?.state) return;
+    if (adapter instanceof BackendError || adapter.verifyPassword || !observation?.state) return;
     const key = backendKey(backend.id, backend.url);
     const records = this.#options.records;
     const stored = records.recordsFor(key);
