@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Halt } from './answers.ts';
 import { createFaultPlan, DEFAULT_FAULT_DELAY_MS, type Fault, type FailureMode, type FaultOptions, type FaultTarget } from './faults.ts';
 
-export type { FailureMode, Fault, FaultOptions } from './faults.ts';
+export type { FailureMode, Fault, FaultOptions, FaultTarget } from './faults.ts';
 
 export interface EmulatorOptions {
   /** "host:port" or "port"; default "127.0.0.1:0" (a free port). */
