@@ -164,6 +164,8 @@ export const BACKENDS = [james, iredadmin, mailstore, openxchange] as const;
 /** A configuration in a temporary folder, with a state directory of its own, run with the CLI. */
 export class Workspace {
   readonly dir: string;
+  /** Secrets (`MAILOPS_SECRET_…`) beyond the suite's own. */
+  readonly env: Record<string, string> = {};
   private constructor(dir: string) {
     this.dir = dir;
   }
@@ -177,7 +179,7 @@ export class Workspace {
     await writeFile(this.file, docs(...parts));
   }
   run(...args: string[]): Promise<CliResult> {
-    return mailops([...args, '-f', this.file], { env: { ...SECRET_ENV, MAILOPS_STATE_DIR: path.join(this.dir, 'state') } });
+    return mailops([...args, '-f', this.file], { env: { ...SECRET_ENV, ...this.env, MAILOPS_STATE_DIR: path.join(this.dir, 'state') } });
   }
 }
 
