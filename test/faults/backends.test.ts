@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/backends/emulator/server.ts';
 import { closeAfterEach } from '../support/emulators.ts';
-import { BACKENDS, faultsByKind, mixedFaults, USERS, Workspace, type FaultTargetBackend } from './support.ts';
+import { BACKENDS, configured, faultsByKind, mixedFaults, referenceState, USERS, type FaultTargetBackend } from './support.ts';
 import { recordFaults, reportFaults } from './tally.ts';
 
 const keep = closeAfterEach();
@@ -13,28 +13,6 @@ afterAll(() => reportFaults('backends'));
 
 /** Runs enough to converge under faults, and no more. */
 const MAX_RUNS = 8;
-
-async function configured<E extends RunningEmulator>(target: FaultTargetBackend<E>, emulator: E): Promise<Workspace> {
-  const workspace = await Workspace.create();
-  await workspace.write(target.backendManifest(emulator.url, 'server'), ...target.objects(['server']));
-  return workspace;
-}
-
-/** What one apply without faults leaves on a fresh emulator: the state every faulted sequence must end in. */
-const references = new Map<string, unknown>();
-async function referenceState<E extends RunningEmulator>(target: FaultTargetBackend<E>): Promise<unknown> {
-  if (!references.has(target.type)) {
-    const emulator = await target.start();
-    try {
-      const result = await (await configured(target, emulator)).run('apply');
-      expect(result.code, result.stdout + result.stderr).toBe(0);
-      references.set(target.type, target.state(emulator));
-    } finally {
-      await emulator.close();
-    }
-  }
-  return references.get(target.type);
-}
 
 /** `user alice@example.com`, `domain example.com`…: the objects whose changes the text output names. */
 const OBJECT = String.raw`((?:user|alias|domain|global quota|domain quota)(?: \S+)?)`;

@@ -199,3 +199,26 @@ export function faultsByKind(emulator: RunningEmulator): Record<string, number> 
 export function executed(emulator: RunningEmulator, test: (request: FaultTarget) => boolean) {
   return emulator.requestLog.filter((entry) => entry.fault !== 'status' && entry.fault !== 'reset' && test(entry));
 }
+
+/** A workspace whose configuration is the target's objects on the emulator, as the backend `server`. */
+export async function configured<E extends RunningEmulator>(target: FaultTargetBackend<E>, emulator: E): Promise<Workspace> {
+  const workspace = await Workspace.create();
+  await workspace.write(target.backendManifest(emulator.url, 'server'), ...target.objects(['server']));
+  return workspace;
+}
+
+/** What one apply without faults leaves on a fresh emulator: the state every faulted sequence must end in. */
+const references = new Map<string, unknown>();
+export async function referenceState<E extends RunningEmulator>(target: FaultTargetBackend<E>): Promise<unknown> {
+  if (!references.has(target.type)) {
+    const emulator = await target.start();
+    try {
+      const result = await (await configured(target, emulator)).run('apply');
+      if (result.code !== 0) throw new Error(`the reference apply on ${target.type} failed:\n${result.stdout}${result.stderr}`);
+      references.set(target.type, target.state(emulator));
+    } finally {
+      await emulator.close();
+    }
+  }
+  return references.get(target.type);
+}
