@@ -16,7 +16,7 @@ import { alias, backend, docs, domain, user } from '../support/manifests.ts';
 /** Small limits keep the suite fast: a held answer costs one second, a failed attempt is repeated twice. */
 export const LIMITS = '  limits: {timeoutSeconds: 1, retries: 2, concurrency: 2}\n';
 
-export const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+export const USERS = ['alice', 'bob', 'carol', 'dave'] as const;
 export const DOMAIN = 'example.com';
 
 const ADMIN_PASSWORD = 'Adm1n-Faults!';
