@@ -15,6 +15,7 @@ export interface EmulateOptions {
   latency?: string;
   failRate?: string;
   failMode?: string;
+  faultDelay?: string;
   seed?: string;
   taskDuration?: string;
   sessionTtl?: string;
@@ -36,6 +37,7 @@ export async function emulateCommand(backend: string, options: EmulateOptions): 
       ...(options.latency !== undefined ? { latencyMs: parseDuration(options.latency) } : {}),
       ...(options.failRate !== undefined ? { failureRate: shareOf(options.failRate) } : {}),
       ...(options.failMode !== undefined ? { failureMode: failMode(options.failMode) } : {}),
+      ...(options.faultDelay !== undefined ? { faultDelayMs: parseDuration(options.faultDelay) } : {}),
       ...(options.seed !== undefined ? { seed: Number(options.seed) } : {}),
       ...(options.taskDuration !== undefined ? { taskDurationMs: parseDuration(options.taskDuration) } : {}),
       ...(options.sessionTtl !== undefined ? { sessionTtlMs: parseDuration(options.sessionTtl, 's') } : {}),
@@ -62,5 +64,5 @@ function shareOf(text: string): number {
 function failMode(text: string): FailureMode {
   const mode = FAILURE_MODES.find((known) => known === text);
   if (mode !== undefined) return mode;
-  throw new UsageError(`--fail-mode ${text}: choose status (5xx answers), reset (dropped before the change), lost (dropped after it) or mixed`);
+  throw new UsageError(`--fail-mode ${text}: choose status (5xx answers), reset (dropped before the change), lost (dropped after it), slow (made, then answered too late: see --fault-delay) or mixed (any of the four)`);
 }

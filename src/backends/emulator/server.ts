@@ -3,16 +3,16 @@
 // EmulatorBackend: a request handler plus the 5xx body in that backend's own error shape.
 //
 // Faults never corrupt state behind the client's back: a `status` or `reset` fault never reaches the backend's
-// handler, and a `lost` one runs it fully before the connection is dropped.
+// handler, and a `lost` or `slow` one runs it fully before the connection is dropped or the answer held back.
 
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Halt } from './answers.ts';
-import { createFaultPlan, type Fault, type FailureMode } from './faults.ts';
+import { createFaultPlan, DEFAULT_FAULT_DELAY_MS, type Fault, type FailureMode, type FaultOptions, type FaultTarget } from './faults.ts';
 
-export type { FailureMode, Fault } from './faults.ts';
+export type { FailureMode, Fault, FaultOptions, FaultTarget } from './faults.ts';
 
 export interface EmulatorOptions {
   /** "host:port" or "port"; default "127.0.0.1:0" (a free port). */
@@ -23,8 +23,13 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** 0..1: the share of requests that fail. */
   failureRate?: number;
-  /** `status`: a 5xx in the backend's error shape; `reset`: dropped before the handler; `lost`: dropped after it. */
+  /**
+   * `status`: a 5xx in the backend's error shape; `reset`: dropped before the handler; `lost`: dropped after it;
+   * `slow`: answered after it, but only after `faultDelayMs` (or never, when the client gives up first).
+   */
   failureMode?: FailureMode;
+  /** How long a `slow` fault holds the answer back. Default 120 s: past any client's time limit. */
+  faultDelayMs?: number;
   /** Makes the fault sequence deterministic (for tests). */
   seed?: number;
   /** Serve HTTPS with this PEM key and certificate (chain), as a server with a private CA does. */
@@ -74,6 +79,8 @@ export interface RequestLogEntry {
   readonly status: number;
   /** The injected fault, or null for a request the backend answered. */
   readonly fault: Fault;
+  /** The SOAP action (`urn:create`), where the request named one: the operation of a SOAP call. */
+  readonly action?: string;
 }
 
 export interface EmulatorStats {
@@ -88,6 +95,8 @@ export interface RunningEmulator {
   readonly stats: EmulatorStats;
   /** Every request, in the order they were answered. */
   readonly requestLog: readonly RequestLogEntry[];
+  /** From the next request on, fails requests this way (`{}`: none); a test turns faults on and off with it. */
+  setFaults(options: FaultOptions & Pick<EmulatorOptions, 'faultDelayMs'>): void;
   /** Stops listening, drops every connection (keep-alive and long polls included) and stops the backend. */
   close(): Promise<void>;
 }
@@ -138,7 +147,8 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
   }
   const latencyMs = options.latencyMs ?? 0;
   if (!(latencyMs >= 0)) throw new RangeError(`latencyMs must be zero or more, got ${latencyMs}`);
-  const nextFault = createFaultPlan(options);
+  let nextFault = createFaultPlan(options);
+  let faultDelayMs = options.faultDelayMs ?? DEFAULT_FAULT_DELAY_MS;
 
   const stats = { requests: 0, faultsInjected: 0 };
   const requestLog: RequestLogEntry[] = [];
@@ -150,8 +160,11 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
     const rawPath = (request.url ?? '/').split('?')[0] ?? '/';
     const query = target.search.slice(1);
     const method = request.method ?? 'GET';
+    const soapAction = request.headers['soapaction'];
+    const action = typeof soapAction === 'string' && soapAction !== '' ? soapAction.replace(/^"|"$/g, '') : undefined;
+    const faultTarget: FaultTarget = { method, path: rawPath, ...(action !== undefined ? { action } : {}) };
     const log = (status: number, fault: Fault): void => {
-      requestLog.push({ method, path: rawPath, query, status, fault });
+      requestLog.push({ method, path: rawPath, query, status, fault, ...(action !== undefined ? { action } : {}) });
     };
     const gone = new AbortController();
     response.on('close', () => gone.abort());
@@ -167,7 +180,7 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
       return;
     }
 
-    const fault = nextFault();
+    const fault = nextFault(faultTarget);
     if (fault !== null) stats.faultsInjected += 1;
     const drop = (): void => {
       log(0, fault);
@@ -186,6 +199,10 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
       }
     }
     if (fault === 'lost') return drop();
+    if (fault === 'slow') {
+      // Held until the delay passes or the client gives up (its time limit closes the connection).
+      await sleep(faultDelayMs, undefined, { signal }).catch(() => undefined);
+    }
     log(response.destroyed ? 0 : reply.status, fault);
     send(response, reply);
   }
@@ -208,6 +225,10 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
     url: `${options.tls ? 'https' : 'http'}://${urlHost}:${address.port}`,
     stats,
     requestLog,
+    setFaults(faults) {
+      nextFault = createFaultPlan(faults);
+      faultDelayMs = faults.faultDelayMs ?? options.faultDelayMs ?? DEFAULT_FAULT_DELAY_MS;
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         closing.abort();
@@ -225,7 +246,14 @@ export async function startEmulator(backend: EmulatorBackend, options: EmulatorO
  * its state view and test hooks). The stats and the request log are live: they are the same objects.
  */
 export function runningParts(emulator: RunningEmulator): RunningEmulator {
-  return { backend: emulator.backend, url: emulator.url, stats: emulator.stats, requestLog: emulator.requestLog, close: () => emulator.close() };
+  return {
+    backend: emulator.backend,
+    url: emulator.url,
+    stats: emulator.stats,
+    requestLog: emulator.requestLog,
+    setFaults: (faults) => emulator.setFaults(faults),
+    close: () => emulator.close(),
+  };
 }
 
 export interface RunUntilSignalOptions {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { halt } from '../../../src/backends/emulator/answers.ts';
 import { parseDuration } from '../../../src/backends/emulator/duration.ts';
 import { createFaultPlan, seededRandom } from '../../../src/backends/emulator/faults.ts';
@@ -137,11 +137,57 @@ describe('emulator framework', () => {
     expect([response.status, await response.text()]).toEqual([418, 'teapot']);
   });
 
-  it('mixes the three kinds of faults in mixed mode', () => {
+  it('runs the handler and holds the answer back for a slow fault, until the client gives up', async () => {
+    const { emulator, backend } = await start({ failureRate: 1, failureMode: 'slow', faultDelayMs: 60_000 });
+    const started = performance.now();
+    const error: unknown = await request(`${emulator.url}/change`, { method: 'PUT', body: 'x', headersTimeout: 300 }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect((error as { code?: string }).code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(backend.handled).toBe(1);
+    // The emulator lets go of the request once the client has (no 60 s hold left behind).
+    await vi.waitFor(() => expect(emulator.requestLog).toEqual([{ method: 'PUT', path: '/change', query: '', status: 0, fault: 'slow' }]));
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('answers a slow fault once its delay has passed, when the client waits that long', async () => {
+    const { emulator, backend } = await start({ failureRate: 1, failureMode: 'slow', faultDelayMs: 150 });
+    const started = performance.now();
+    const response = await fetch(`${emulator.url}/change`, { method: 'PUT', body: 'x' });
+    expect(response.status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(145);
+    expect(backend.handled).toBe(1);
+    expect(emulator.requestLog[0]).toMatchObject({ status: 200, fault: 'slow' });
+  });
+
+  it('turns faults on and off while running, aimed at the requests a rule picks and at most so many', async () => {
+    const { emulator, backend } = await start({});
+    emulator.setFaults({ failureRate: 1, failureMode: 'status', only: (r) => r.method === 'POST' && r.path === '/create', maxFaults: 1 });
+    const statuses = [];
+    for (const [method, path] of [['GET', '/read'], ['POST', '/create'], ['POST', '/create']] as const) {
+      statuses.push((await fetch(`${emulator.url}${path}`, { method, body: method === 'POST' ? 'x' : null })).status);
+    }
+    expect(statuses).toEqual([200, 500, 200]);
+    emulator.setFaults({});
+    expect((await fetch(`${emulator.url}/create`, { method: 'POST', body: 'x' })).status).toBe(200);
+    expect(emulator.stats).toEqual({ requests: 4, faultsInjected: 1 });
+    expect(backend.handled).toBe(3);
+  });
+
+  it('logs the SOAP action of a request that names one, and a rule can aim at it', async () => {
+    const { emulator } = await start({});
+    emulator.setFaults({ failureRate: 1, failureMode: 'status', only: (r) => r.action === 'urn:create' });
+    const call = (action: string) => fetch(`${emulator.url}/webservices/OXUserService`, { method: 'POST', headers: { soapaction: `"${action}"` }, body: '<x/>' });
+    expect([(await call('urn:listAll')).status, (await call('urn:create')).status]).toEqual([200, 500]);
+    expect(emulator.requestLog.map((entry) => [entry.action, entry.fault])).toEqual([['urn:listAll', null], ['urn:create', 'status']]);
+  });
+
+  it('mixes the four kinds of faults in mixed mode', () => {
     const next = createFaultPlan({ failureRate: 1, failureMode: 'mixed', seed: 1 });
-    const faults = new Set(Array.from({ length: 50 }, next));
-    expect(faults).toEqual(new Set(['status', 'reset', 'lost']));
-    expect(() => createFaultPlan({ failureMode: 'flaky' as 'status' })).toThrow(/one of status, reset, lost, mixed/);
+    const faults = new Set(Array.from({ length: 50 }, () => next()));
+    expect(faults).toEqual(new Set(['status', 'reset', 'lost', 'slow']));
+    expect(() => createFaultPlan({ failureMode: 'flaky' as 'status' })).toThrow(/one of status, reset, lost, slow, mixed/);
     expect(() => createFaultPlan({ failureRate: 2 })).toThrow(/between 0 and 1/);
     const random = seededRandom(3);
     const again = seededRandom(3);
