@@ -54,6 +54,9 @@ export interface ApplyBackendOptions {
 
 const RECORDS_FLUSH_INTERVAL_MS = 1000;
 
+// A call that failed this way may have reached the server and been carried out.
+const EFFECT_UNKNOWN: ReadonlySet<BackendErrorKind> = new Set(['Unavailable', 'Timeout', 'Aborted']);
+
 // A task that ended this way is over: a later run starts the step again instead of waiting for it.
 const TASK_OVER: ReadonlySet<BackendErrorKind> = new Set(['TaskFailed', 'Timeout', 'NotFound']);
 
@@ -108,11 +111,12 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
         task = { ref: error.task, status: error.status };
         return finish('pending', { error: error.message });
       }
-      // A create that failed may have stopped anywhere (a user made by hand meanwhile, its
-      // password not set): what it meant to set is no evidence of what the server has.
-      if (records.operation(key, change.id)?.step === CREATING) records.setOperation(key, change.id, undefined);
-      // A checkpoint stays: the next run resumes the operation where it stopped.
+      // A create the server refused says nothing of what the server has (a user made by hand
+      // meanwhile): what it meant to set is forgotten. One whose answer never came (a lost answer,
+      // a time limit) may have been done: it stays, for the next run to find the user created.
       const failure = asBackendError(error);
+      if (records.operation(key, change.id)?.step === CREATING && !EFFECT_UNKNOWN.has(failure.kind)) records.setOperation(key, change.id, undefined);
+      // A checkpoint stays: the next run resumes the operation where it stopped.
       finish('failed', { error: failure.message, errorKind: failure.kind });
     }
   };
