@@ -14,7 +14,7 @@ import { startIRedAdminEmulator } from '../../src/backends/iredadmin/emulator.ts
 import { startJamesEmulator } from '../../src/backends/james/emulator.ts';
 import { startMailStoreEmulator } from '../../src/backends/mailstore/emulator.ts';
 import { startOpenXchangeEmulator } from '../../src/backends/openxchange/emulator.ts';
-import { canary, contains, filesUnder, findLeaks, startBackendProxy, type BackendProxy, type Canary, type Surface } from '../support/canary.ts';
+import { canary, contains, filesUnder, findLeaks, sessionCanaries, startBackendProxy, type BackendProxy, type Canary, type Surface } from '../support/canary.ts';
 import { ROOT, mailops, tempDir, type CliResult } from '../support/cli.ts';
 import { freePort, waitExit } from '../support/processes.ts';
 import { TestRepository, startWatch } from '../support/watch.ts';
@@ -201,14 +201,21 @@ class Scenario {
     return SENT_TO[name][which].filter((marker) => !except.includes(marker) && !contains(traffic, marker)).map((marker) => marker.kind);
   }
 
+  /** Every output of the scenario searched for the session cookies its backends handed out; how many there were. */
+  expectNoSessionLeaks(): number {
+    const sessions = Object.entries(this.proxies).flatMap(([name, proxy]) => sessionCanaries(name, proxy.traffic()));
+    expectNoLeaks(this.surfaces, sessions);
+    return sessions.length;
+  }
+
   /** The backends that were sent none of their credentials (where a run stops at the first refusal or fault). */
   unreached(): BackendName[] {
     return BACKENDS.filter((name) => this.unsent(name, 'credentials').length === SENT_TO[name].credentials.length);
   }
 }
 
-function expectNoLeaks(surfaces: readonly Surface[]): void {
-  const leaks = findLeaks(ALL, surfaces);
+function expectNoLeaks(surfaces: readonly Surface[], markers: readonly Canary[] = ALL): void {
+  const leaks = findLeaks(markers, surfaces);
   expect(leaks, `secrets leaked:\n${leaks.join('\n')}`).toEqual([]);
 }
 
@@ -259,6 +266,10 @@ describe('the secret canary', () => {
       }
       const records = await readFile(path.join(scenario.stateDir, 'records.json'), 'utf8');
       expect(records).toContain(fingerprint(Buffer.from(secret.fingerprintEnv.value), USERS.alice, secret.alice.value));
+    });
+
+    it('prints no session cookie a backend handed out', () => {
+      expect(scenario.expectNoSessionLeaks()).toBeGreaterThan(0);
     });
 
     it('keeps the fingerprint key of a fingerprint.key file out of everything but that file', async () => {
@@ -326,6 +337,8 @@ describe('the secret canary', () => {
         expect(scenario.proxies[name]!.echoes, name).toBeGreaterThan(0);
         expect(scenario.unsent(name, 'credentials'), `${name}: credentials never sent`).toEqual([]);
       }
+      // The quoted requests held the session cookie (iRedAdmin-Pro's) too.
+      expect(scenario.expectNoSessionLeaks()).toBeGreaterThan(0);
     });
 
     it('serves no secret from watch: /status, /metrics, /healthz, /readyz, its log and its state directory', { timeout: 120_000 }, async () => {

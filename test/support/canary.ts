@@ -77,6 +77,21 @@ export function contains(text: string, marker: Canary): boolean {
   return needles(marker).some((needle) => text.includes(needle.text));
 }
 
+/**
+ * The session cookies and tokens a backend handed out, as canaries: what the proxies saw sent back in
+ * `cookie:` headers (iRedAdmin-Pro's session, for one). They are secrets too, though no one chose them.
+ */
+export function sessionCanaries(backend: string, traffic: string): Canary[] {
+  const values = new Set<string>();
+  for (const [, header] of traffic.matchAll(/^cookie: (.*)$/gm)) {
+    for (const pair of header!.split(/;\s*/)) {
+      const value = pair.slice(pair.indexOf('=') + 1);
+      if (value.length >= 8) values.add(value);
+    }
+  }
+  return [...values].map((value) => ({ kind: `session cookie of ${backend}`, value, core: value }));
+}
+
 /** Every file under `dir` as a surface (`<label>/<relative path>`), except the names in `skip`. */
 export async function filesUnder(dir: string, label: string, skip: readonly string[] = []): Promise<Surface[]> {
   const surfaces: Surface[] = [];
