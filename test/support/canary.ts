@@ -121,6 +121,8 @@ export interface BackendProxy {
   answers(): string;
   /** How many answers it made up to quote a request back. */
   readonly echoes: number;
+  /** Quote each request once more (a new client's first requests are quoted again). */
+  forgetSeen(): void;
   close(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function startBackendProxy(target: string, options: { echo: boolean
     get echoes() {
       return echoes;
     },
+    forgetSeen: () => seen.clear(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
