@@ -45,13 +45,13 @@ const MIN_SECRET_LENGTH = 4;
 /**
  * The secret values of the Sensitive objects alive now, in the forms a message may quote them: as they
  * are, and URL-, form-, JSON- and XML-escaped. A value is forgotten when the last Sensitive holding it is
- * collected, so a long-lived process keeps no secret longer than its owner does. Searching is by the
- * first characters (a map from prefix to candidates), so that a message costs its length whatever the
- * number of secrets (a run may hold 100,000 passwords).
+ * collected, so a long-lived process keeps no secret longer than its owner does. Searching goes by the
+ * first three characters (a numeric key, no string made per position), so that a message costs about its
+ * length whatever the number of secrets (a run may hold 100,000 passwords).
  */
 class LiveSecrets {
   readonly #holders = new Map<string, number>();
-  readonly #byPrefix = new Map<string, Set<string>>();
+  readonly #byPrefix = new Map<number, string[]>();
   readonly #collected = new FinalizationRegistry<string>((value) => this.#release(value));
 
   add(holder: object, value: string): void {
@@ -73,12 +73,16 @@ class LiveSecrets {
   }
 
   #index(form: string, change: 1 | -1): void {
-    const prefix = form.slice(0, MIN_SECRET_LENGTH);
-    const forms = this.#byPrefix.get(prefix) ?? new Set<string>();
-    if (change > 0) forms.add(form);
-    else forms.delete(form);
-    if (forms.size > 0) this.#byPrefix.set(prefix, forms);
-    else this.#byPrefix.delete(prefix);
+    const key = prefixKey(form, 0);
+    const forms = this.#byPrefix.get(key);
+    if (change > 0) {
+      if (forms === undefined) this.#byPrefix.set(key, [form]);
+      else if (!forms.includes(form)) forms.push(form);
+    } else if (forms !== undefined) {
+      const at = forms.indexOf(form);
+      if (at >= 0) forms.splice(at, 1);
+      if (forms.length === 0) this.#byPrefix.delete(key);
+    }
   }
 
   get empty(): boolean {
@@ -90,9 +94,9 @@ class LiveSecrets {
     let result = '';
     let copied = 0;
     for (let at = 0; at + MIN_SECRET_LENGTH <= text.length; ) {
-      const forms = this.#byPrefix.get(text.slice(at, at + MIN_SECRET_LENGTH));
+      const forms = this.#byPrefix.get(prefixKey(text, at));
       let longest = 0;
-      for (const form of forms ?? []) if (form.length > longest && text.startsWith(form, at)) longest = form.length;
+      if (forms !== undefined) for (const form of forms) if (form.length > longest && text.startsWith(form, at)) longest = form.length;
       if (longest === 0) {
         at += 1;
         continue;
@@ -104,23 +108,36 @@ class LiveSecrets {
     return copied === 0 ? text : result + text.slice(copied);
   }
 
-  /** Whether `bytes` (a decoded base64 run) holds a secret. */
+  /** Whether `decoded` (a base64 run, decoded) holds a secret. */
   holdsSecret(decoded: string): boolean {
     return this.redact(decoded) !== decoded;
   }
 }
 
-function quotedForms(value: string): Set<string> {
+/** The first three UTF-16 units at `at` as one number (48 bits: exact in a double). */
+function prefixKey(text: string, at: number): number {
+  return (text.charCodeAt(at) * 65536 + text.charCodeAt(at + 1)) * 65536 + text.charCodeAt(at + 2);
+}
+
+/** Characters no quoting changes: a value made of them only is quoted as it is. */
+const PLAIN = /^[A-Za-z0-9._-]*$/;
+
+function quotedForms(value: string): string[] {
+  if (PLAIN.test(value)) return [value];
   const json = JSON.stringify(value).slice(1, -1);
-  return new Set([
-    value,
-    encodeURIComponent(value),
-    new URLSearchParams({ v: value }).toString().slice(2),
-    json,
-    // A JSON message quoted inside another (a log line holding an answer): escaped twice.
-    JSON.stringify(json).slice(1, -1),
-    value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;'),
-  ]);
+  const url = encodeURIComponent(value);
+  return [
+    ...new Set([
+      value,
+      url,
+      // application/x-www-form-urlencoded: a space is "+", and !'()~ are escaped too.
+      url.replace(/%20/g, '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+      json,
+      // A JSON message quoted inside another (a log line holding an answer): escaped twice.
+      JSON.stringify(json).slice(1, -1),
+      value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;'),
+    ]),
+  ];
 }
 
 const liveSecrets = new LiveSecrets();
