@@ -1,6 +1,8 @@
 // Structured logs (pino) on stderr, so stdout carries only command output. Credentials are
-// redacted by path as a second line of defence; the first is that they are never logged.
+// redacted by path, and every line is cleaned of the secret values alive in the process (a message
+// quoting a backend's answer), as lines of defence behind the first: secrets are never logged.
 import { pino, type Logger } from 'pino';
+import { redactSecrets } from './model/sensitive.ts';
 
 export type { Logger };
 
@@ -22,6 +24,7 @@ export function createLogger(level: string = process.env.MAILOPS_LOG_LEVEL ?? 'w
       name: 'mailops',
       level,
       redact: { paths: REDACTED_PATHS, censor: '(sensitive)' },
+      hooks: { streamWrite: redactSecrets },
       base: undefined,
     },
     pino.destination({ fd: 2, sync: true }),

@@ -5,6 +5,7 @@ import { styleText } from 'node:util';
 import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../load/index.ts';
 import { backendUrlProblem } from '../model/names.ts';
 import type { Config } from '../model/config.ts';
+import { redactSecrets } from '../model/sensitive.ts';
 import type { TextStyle } from '../render/text.ts';
 
 export const EXIT_OK = 0;
@@ -62,15 +63,17 @@ export function reportWarnings(config: Config): void {
 
 /** Prints a failure as a person wants to read it and returns the exit code. */
 export function reportFailure(error: unknown, verbose: boolean): number {
+  // Whatever failed may quote a secret it was handed or sent (model/sensitive.ts).
+  const print = (text: string) => process.stderr.write(`${redactSecrets(text)}\n`);
   if (error instanceof InvalidConfigError) {
-    process.stderr.write(`${error.message}\n`);
+    print(error.message);
   } else if (error instanceof UsageError) {
-    process.stderr.write(`mailops: ${error.message}\n`);
+    print(`mailops: ${error.message}`);
   } else if (error instanceof Error) {
-    process.stderr.write(`mailops: ${error.message}\n`);
-    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+    print(`mailops: ${error.message}`);
+    if (verbose && error.stack) print(error.stack);
   } else {
-    process.stderr.write(`mailops: ${String(error)}\n`);
+    print(`mailops: ${String(error)}`);
   }
   return EXIT_ERROR;
 }

@@ -5,7 +5,7 @@
 // progress, cancellation, resumption after a restart) serves every backend.
 import type { Logger } from '../log.ts';
 import type { BackendDecl } from '../model/config.ts';
-import type { Sensitive } from '../model/sensitive.ts';
+import { redactSecrets, type Sensitive } from '../model/sensitive.ts';
 import type { Capabilities } from '../plan/capabilities.ts';
 import type { Change } from '../plan/plan.ts';
 import type { BackendState } from '../plan/state.ts';
@@ -165,7 +165,8 @@ export class BackendError extends Error {
   readonly status: number | undefined;
 
   constructor(kind: BackendErrorKind, message: string, options: { status?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // The message may quote a backend's answer, and the answer what it was sent (model/sensitive.ts).
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BackendError';
     this.kind = kind;
     this.status = options.status;

@@ -5,6 +5,7 @@
 // shared/backends/iredadmin.md). Credentials never reach a log line or an error message.
 import { getSetCookies, Headers } from 'undici';
 import { BackendError, isBackendError } from '../../engine/adapter.ts';
+import { Sensitive } from '../../model/sensitive.ts';
 import type { HttpResponse } from './answers.ts';
 import type { HttpRequest } from './request.ts';
 
@@ -76,6 +77,8 @@ export function sessionCookies(response: HttpResponse): Record<string, string> {
 export interface RequestCredentials {
   readonly headers: Readonly<Record<string, string>>;
   readonly session: number;
+  /** A session's cookies and tokens, known to redactSecrets while the session is in use: a server may quote them back. */
+  readonly secrets?: readonly Sensitive[];
 }
 
 /** Hands out credentials to requests; for a session, logs in and renews it. */
@@ -143,7 +146,8 @@ function toRequestCredentials(result: SessionCredentials, session: number, backe
   if (Object.keys(headers).length === 0) {
     throw new BackendError('Protocol', `${backend}: the login succeeded but its answer carried no session cookie or token`);
   }
-  return { headers, session };
+  const secrets = [...cookies.map(([, value]) => value), ...Object.values(result.headers ?? {})].map((value) => new Sensitive(value));
+  return { headers, session, secrets };
 }
 
 /**

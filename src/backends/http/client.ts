@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { BackendError, isBackendError } from '../../engine/adapter.ts';
 import { silentLogger, type Logger } from '../../log.ts';
+import { redactSecrets } from '../../model/sensitive.ts';
 import type { Answer, AnswerClassifier, HttpResponse } from './answers.ts';
 import { credentialKeeper, noAuthentication, type Authentication, type CredentialKeeper, type Reply, type RequestCredentials } from './auth.ts';
 import { describeNetworkFailure, Lane, NetworkFailure } from './lanes.ts';
@@ -205,6 +206,18 @@ export class HttpClient<V> {
   }
 
   #classify(request: HttpRequest, response: HttpResponse): Answer<V> {
+    const answer = this.#classifyAs(request, response);
+    if (answer.outcome === 'success') return answer;
+    // A server may quote what it was sent (a Password header, a Basic login, a body with a user's
+    // password) in its error answer: the message is made again from the answer without those, before
+    // any classifier cuts it short and leaves half a secret no search would find.
+    const redacted = redactSecrets(response.text);
+    if (redacted === response.text) return answer;
+    const again = this.#classifyAs(request, { ...response, text: redacted });
+    return again.outcome === 'success' ? answer : again;
+  }
+
+  #classifyAs(request: HttpRequest, response: HttpResponse): Answer<V> {
     try {
       return this.#options.classify(request, response);
     } catch (error) {
