@@ -398,7 +398,7 @@ describe('the secret canary', () => {
           });
           child.once('exit', (code) => reject(new Error(`mailops emulate ${args[0]} exited (${code}): ${output}`)));
         });
-        return { url, requestLog: [], stats: { requests: 0, faultsInjected: 0 }, backend: name, close: async () => {} } as RunningEmulator;
+        return { url, requestLog: [], stats: { requests: 0, faultsInjected: 0 }, backend: name, close: async () => {}, setFaults: () => {} } as RunningEmulator;
       };
       const emulators = {
         james: await start('james', ['james', '--password', secret.jamesPassword.value]),
