@@ -328,6 +328,63 @@ spec: {address: all@faulty.example, members: [${names.map((n) => `${n}@faulty.ex
     }
   }, 150_000);
 
+  it('leaks no secret marker into status, events, logs, metrics or probes, even from a backend that quotes requests back', async () => {
+    const { canary, contains, findLeaks } = await import('../support/canary.ts');
+    const { startBackendProxy } = await import('../support/canary.ts');
+    const markers = { admin: canary('James admin password', 'admin'), uma: canary('user password uma', 'uma'), ugo: canary('user password ugo', 'ugo') };
+    const guarded = await startJamesEmulator({ password: markers.admin.value });
+    // One backend straight, one behind a server that answers each new request with a 500 quoting it.
+    const quoting = await startBackendProxy(guarded.url, { echo: true });
+    try {
+      await cluster.kubectl(['create', 'namespace', 'canary']);
+      await cluster.kubectl(['create', 'secret', 'generic', 'james-admin', '-n', 'canary', `--from-literal=password=${markers.admin.value}`]);
+      for (const name of ['uma', 'ugo'] as const) await cluster.kubectl(['create', 'secret', 'generic', name, '-n', 'canary', `--from-literal=password=${markers[name].value}`]);
+      await cluster.kubectl(['apply', '-n', 'canary', '-f', '-'], `
+apiVersion: mailops.dev/v1alpha1
+kind: MailBackend
+metadata: {name: james}
+spec: {type: james, url: '${guarded.url}', credentials: {passwordSecretRef: {name: james-admin, key: password}}}
+---
+apiVersion: mailops.dev/v1alpha1
+kind: MailBackend
+metadata: {name: quoting}
+spec: {type: james, url: '${quoting.url}', credentials: {passwordSecretRef: {name: james-admin, key: password}}, limits: {retries: 0}}
+---
+apiVersion: mailops.dev/v1alpha1
+kind: MailDomain
+metadata: {name: canary-example}
+spec: {domain: canary.example, backendRefs: [{name: james}, {name: quoting}]}
+${user('uma', 'uma@canary.example')}
+${user('ugo', 'ugo@canary.example')}`);
+      const key = await cluster.getJson<{ data: Record<string, string> }>(['get', 'secret', 'mailops-fingerprint-key', '-n', 'mailops-system']);
+      const keyText = Buffer.from(Object.values(key.data)[0]!, 'base64').toString('latin1');
+      const everyMarker = [...Object.values(markers), { kind: 'fingerprint key', value: keyText, core: keyText }];
+      const surfaces = async () => [
+        { where: 'controller logs', text: cluster.controllerLogs() },
+        { where: 'events', text: await cluster.kubectl(['get', 'events', '-A', '-o', 'yaml']) },
+        { where: 'objects and their status', text: await cluster.kubectl(['get', 'mail', '-A', '-o', 'yaml']) },
+        { where: '/metrics', text: await (await fetch(`${controller.metricsUrl}/metrics`)).text() },
+        { where: '/healthz', text: await (await fetch(`${controller.probesUrl}/healthz`)).text() },
+        { where: '/readyz', text: await (await fetch(`${controller.probesUrl}/readyz`)).text() },
+      ];
+      // Looked at while the quoted failures are fresh (in status and events), and again once all is done.
+      await eventually('the quoted failures reported', async () => {
+        const users = await cluster.getJson<{ items: Resource[] }>(['get', 'mailuser', '-n', 'canary']);
+        return quoting.echoes > 0 && users.items.length === 2 && users.items.every((u) => condition(u, 'Synced')) ? true : undefined;
+      });
+      expect(findLeaks(everyMarker, await surfaces())).toEqual([]);
+      await cluster.kubectl(['wait', '-n', 'canary', '--for=condition=Ready', '--timeout=60s', 'mailuser', '--all']);
+      // The markers were really used: sent to the server, and quoted back by the hostile one.
+      for (const marker of Object.values(markers)) expect(contains(quoting.traffic(), marker)).toBe(true);
+      const final = await surfaces();
+      expect(final[2]!.text).toContain('uma@canary.example'); // the haystack is real
+      expect(findLeaks(everyMarker, final)).toEqual([]);
+    } finally {
+      await quoting.close();
+      await guarded.close();
+    }
+  }, 90_000);
+
   it('never shows a password in logs, events or status', async () => {
     const everything = [
       cluster.controllerLogs(),
