@@ -81,7 +81,7 @@ describe('limits', () => {
     const line = await tree({ 'mail.yaml': `${valid}  displayName: ${'x'.repeat(INPUT_LIMITS.scalarBytes + 1)}\n` });
     expect(await errorsOf([line], line)).toEqual(['./mail.yaml:23:1: line 23 is longer than 64 KiB; no field of a mailops object is that long']);
     const block = await tree({ 'mail.yaml': `${valid}  displayName: |\n${'    xxxxxxxxxxxxxxx\n'.repeat(5000)}` });
-    expect(await errorsOf([block], block)).toEqual(['./mail.yaml:23:16: a value of 79 KiB is longer than 64 KiB; no field of a mailops object is that long']);
+    expect(await errorsOf([block], block)).toEqual(['./mail.yaml:23:16: spec.displayName: a value of 79 KiB is longer than 64 KiB; no field of a mailops object is that long']);
   });
 
   it('refuses collections nested deeper than any kind', async () => {
