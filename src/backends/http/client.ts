@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   /** Further attempts of a request that failed transiently and is safe to repeat. */
   retries: number;
   insecureSkipTLSVerify?: boolean;
+  /** The largest answer body read (default 64 MiB, lanes.ts MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   log?: Logger;
   /** Long polls in flight at once (default: `concurrency`). */
   longPollConcurrency?: number;
@@ -99,7 +101,12 @@ export class HttpClient<V> {
     const url = new URL(this.baseUrl);
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#log = options.log ?? silentLogger;
-    const lane = { origin: url.origin, insecureSkipTLSVerify: options.insecureSkipTLSVerify ?? false, onSent: () => void (this.#requests += 1) };
+    const lane = {
+      origin: url.origin,
+      insecureSkipTLSVerify: options.insecureSkipTLSVerify ?? false,
+      ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
+      onSent: () => void (this.#requests += 1),
+    };
     this.#ordinary = new Lane({ ...lane, concurrency: options.concurrency, requestsPerSecond: options.requestsPerSecond });
     this.#longPolls = new Lane({ ...lane, concurrency: options.longPollConcurrency ?? options.concurrency, requestsPerSecond: options.requestsPerSecond });
     this.#credentials = credentialKeeper(options.auth ?? noAuthentication, {
