@@ -55,8 +55,10 @@ export async function expandPaths(inputs: string[]): Promise<ManifestFile[]> {
     let info;
     try {
       info = await stat(input);
-    } catch {
-      throw new InvalidConfigError([{ position: { file: input, line: 1, column: 1 }, message: 'no such file or directory' }]);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const message = code === 'ELOOP' ? 'a loop of symbolic links' : code === 'EACCES' ? 'permission denied' : 'no such file or directory';
+      throw new InvalidConfigError([{ position: { file: input, line: 1, column: 1 }, message }]);
     }
     if (info.isDirectory()) await walk(input, input);
     else await add(input, input);
@@ -98,8 +100,8 @@ export async function readManifestDocuments(inputs: string[]): Promise<{ files: 
     const parsed = parseYamlFile(file, decoded.text, budget);
     for (const document of parsed.documents) documents.push(document);
     for (const error of parsed.errors) errors.push(error);
-    // The budget is spent: the error that says so is in, and reading on would only repeat it.
-    if (budget.tokens < 0 || budget.documents < 0) break;
+    // The budget is spent: that is the error to show, not what checking the documents read so far would add.
+    if (budget.tokens < 0 || budget.documents < 0) throw new InvalidConfigError(errors);
   }
   return { files, documents, errors };
 }
