@@ -185,7 +185,7 @@ function describeCharacter(char: string): string {
 }
 
 /** The line and column of an offset, counted without a LineCounter (for text that is refused before parsing). */
-export function positionInText(file: string, text: string, offset: number): SourcePosition {
+function positionInText(file: string, text: string, offset: number): SourcePosition {
   let line = 1;
   let lineStart = 0;
   for (let at = text.indexOf('\n'); at !== -1 && at < offset; at = text.indexOf('\n', at + 1)) {

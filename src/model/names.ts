@@ -42,7 +42,7 @@ export function isDomainName(value: string): boolean {
  */
 export function addressProblem(value: string): string | undefined {
   const at = value.lastIndexOf('@');
-  if (at <= 0 || at === value.length - 1) return 'is not a mail address (like user@example.com)';
+  if (at <= 0 || at === value.length - 1) return NOT_AN_ADDRESS;
   const local = value.slice(0, at);
   const domain = value.slice(at + 1);
   if (!isAscii(local)) return `has a local part that is not ASCII ("${local}"): internationalised mailboxes (SMTPUTF8) are not supported by the mail servers mailops manages`;
@@ -53,7 +53,7 @@ export function addressProblem(value: string): string | undefined {
   }
   if (local.length > LOCAL_PART_MAX_LENGTH) return `has a local part of ${local.length} characters; at most ${LOCAL_PART_MAX_LENGTH} are allowed (RFC 5321)`;
   if (value.length > ADDRESS_MAX_LENGTH) return `is ${value.length} characters long; at most ${ADDRESS_MAX_LENGTH} are allowed (RFC 5321)`;
-  if (!addressRegex.test(value)) return 'is not a valid mail address (ASCII letters, digits and !#$%&\'*+=?^_`{|}~- in dot-separated words before the @, like user@example.com)';
+  if (!addressRegex.test(value)) return NOT_AN_ADDRESS;
   return undefined;
 }
 
@@ -61,14 +61,17 @@ export function addressProblem(value: string): string | undefined {
 export function domainProblem(value: string): string | undefined {
   if (!isAscii(value)) {
     const ascii = domainToASCII(value);
-    return ascii ? `is an internationalised domain name: write it as "${ascii}", the ASCII form the mail servers store` : 'is not a valid domain name (like example.com)';
+    return ascii ? `is an internationalised domain name: write it as "${ascii}", the ASCII form the mail servers store` : NOT_A_DOMAIN;
   }
   const long = value.split('.').find((label) => label.length > 63);
   if (long) return `has a label of ${long.length} characters ("${long.slice(0, 12)}…"); at most 63 are allowed`;
   if (value.length > DOMAIN_MAX_LENGTH) return `is ${value.length} characters long; at most ${DOMAIN_MAX_LENGTH} are allowed`;
-  if (!domainRegex.test(value)) return 'is not a valid domain name (letters, digits and hyphens in dot-separated labels, like example.com)';
+  if (!domainRegex.test(value)) return NOT_A_DOMAIN;
   return undefined;
 }
+
+const NOT_AN_ADDRESS = 'is not a valid mail address (ASCII, like user@example.com)';
+const NOT_A_DOMAIN = 'is not a valid domain name (like example.com)';
 
 function isAscii(value: string): boolean {
   return /^[\x20-\x7e]*$/.test(value);

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
+import { loadConfigFromPaths } from '../../src/load/index.ts';
 import { ROOT } from '../support/cli.ts';
 import { tree } from '../support/files.ts';
-import { backend, docs, domain, user } from '../support/manifests.ts';
+import { backend, docs, domain, errorsOf, user } from '../support/manifests.ts';
 
 /** README: reading any input, however hostile, takes at most this much heap. */
 const HEAP_LIMIT_MB = 1536;
@@ -218,16 +218,6 @@ describe('not YAML text', () => {
     expect(run!.output.split('\n').length).toBeLessThan(40);
   }, 90_000);
 });
-
-async function errorsOf(paths: string[], relativeTo: string): Promise<string[]> {
-  try {
-    await loadConfigFromPaths(paths);
-  } catch (error) {
-    if (!(error instanceof InvalidConfigError)) throw error;
-    return error.errors.map((e) => formatConfigError(e).replaceAll(relativeTo, '.'));
-  }
-  throw new Error('expected the configuration to be invalid');
-}
 
 describe('accepted as kubectl accepts them, with the right lines', () => {
   const valid = docs(backend(), domain('example.com'), user('alice@example.com'));

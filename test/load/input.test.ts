@@ -3,20 +3,10 @@
 import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
+import { formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
 import { INPUT_LIMITS } from '../../src/load/limits.ts';
 import { tree } from '../support/files.ts';
-import { alias, backend, docs, domain, user } from '../support/manifests.ts';
-
-async function errorsOf(paths: string[], relativeTo: string): Promise<string[]> {
-  try {
-    await loadConfigFromPaths(paths);
-  } catch (error) {
-    if (!(error instanceof InvalidConfigError)) throw error;
-    return error.errors.map((e) => formatConfigError(e).replaceAll(relativeTo, '.'));
-  }
-  throw new Error('expected the configuration to be invalid');
-}
+import { alias, backend, docs, domain, errorsOf, user } from '../support/manifests.ts';
 
 const valid = docs(backend(), domain('example.com'), user('alice@example.com'));
 
