@@ -5,7 +5,7 @@ import { kindInfo } from '../model/kinds.ts';
 import { API_GROUP, API_GROUP_VERSION, type KindName, type MailObject } from '../model/schema.ts';
 import type { Config } from '../model/config.ts';
 import { buildConfig, type LoadedObject } from './config.ts';
-import { parseYamlFile, type SourceDocument } from './documents.ts';
+import { decodeManifest, newReadBudget, parseYamlFile, type SourceDocument } from './documents.ts';
 import { InvalidConfigError, formatFieldPath, type ConfigError, type FieldPath } from './errors.ts';
 import { INPUT_LIMITS, formatBytes } from './limits.ts';
 import { checkAgainstSchema } from './schema-check.ts';
@@ -55,8 +55,10 @@ export async function expandPaths(inputs: string[]): Promise<ManifestFile[]> {
     let info;
     try {
       info = await stat(input);
-    } catch {
-      throw new InvalidConfigError([{ position: { file: input, line: 1, column: 1 }, message: 'no such file or directory' }]);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const message = code === 'ELOOP' ? 'a loop of symbolic links' : code === 'EACCES' ? 'permission denied' : 'no such file or directory';
+      throw new InvalidConfigError([{ position: { file: input, line: 1, column: 1 }, message }]);
     }
     if (info.isDirectory()) await walk(input, input);
     else await add(input, input);
@@ -80,6 +82,7 @@ export async function readManifestDocuments(inputs: string[]): Promise<{ files: 
     throw new InvalidConfigError([...errors, { position: { file, line: 0, column: 0 }, message }]);
   };
   let totalBytes = 0;
+  const budget = newReadBudget();
   for (const { file } of files) {
     const size = (await stat(file)).size;
     totalBytes += size;
@@ -89,12 +92,16 @@ export async function readManifestDocuments(inputs: string[]): Promise<{ files: 
     if (totalBytes > INPUT_LIMITS.totalBytes) {
       refuse(file, `with this file the configuration passes ${formatBytes(INPUT_LIMITS.totalBytes)}, the most mailops reads in one run`);
     }
-    const parsed = parseYamlFile(file, await readFile(file, 'utf8'));
+    const decoded = decodeManifest(file, await readFile(file));
+    if ('error' in decoded) {
+      errors.push(decoded.error);
+      continue;
+    }
+    const parsed = parseYamlFile(file, decoded.text, budget);
     for (const document of parsed.documents) documents.push(document);
     for (const error of parsed.errors) errors.push(error);
-    if (documents.length > INPUT_LIMITS.documents) {
-      refuse(file, `with this file the configuration passes ${INPUT_LIMITS.documents.toLocaleString('en')} documents, the most mailops reads in one run`);
-    }
+    // The budget is spent: that is the error to show, not what checking the documents read so far would add.
+    if (budget.tokens < 0 || budget.documents < 0) throw new InvalidConfigError(errors);
   }
   return { files, documents, errors };
 }

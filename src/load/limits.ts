@@ -14,6 +14,20 @@ export const INPUT_LIMITS = {
   totalBytes: 64 * MiB,
   /** YAML documents in all the files of a run together (items of a `kind: List` count one each). */
   documents: 250_000,
+  /**
+   * YAML tokens (scalars, indicators, spaces and line breaks) in all the files of a run together,
+   * counted as they are read, before a document is built: what the parser's memory grows with.
+   * 100,000 users of about ten fields each take about 11 million; `- x` lines take 4 tokens in 4 bytes.
+   */
+  tokens: 16_000_000,
+  /**
+   * YAML tokens in one document. The parser holds a whole document before it can be checked, so
+   * this bounds its memory (about 150 bytes a token); a `kind: List` of some 20,000 users fits.
+   * Larger sets are written as one document per object, as `mailops export` does.
+   */
+  documentTokens: 2_000_000,
+  /** Configuration errors reported per file; past them the file is not read further. */
+  errorsPerFile: 20,
   /** One scalar (and one line): no field of any kind is longer than a few kilobytes. */
   scalarBytes: 64 * 1024,
   /** Mappings and sequences inside one another; the deepest field of a kind is about 6 levels down. */

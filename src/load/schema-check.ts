@@ -2,7 +2,7 @@
 // ajv's findings into errors a person can act on.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { KINDS } from '../model/kinds.ts';
-import { ADDRESS_PATTERN, DOMAIN_PATTERN, OBJECT_NAME_PATTERN } from '../model/names.ts';
+import { ADDRESS_PATTERN, DOMAIN_PATTERN, OBJECT_NAME_PATTERN, addressProblem, domainProblem } from '../model/names.ts';
 import { MESSAGES_PATTERN, STORAGE_PATTERN } from '../model/quantity.ts';
 import { CEL_RULES, INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, type KindName } from '../model/schema.ts';
 import type { FieldPath } from './errors.ts';
@@ -34,8 +34,32 @@ const PATTERN_MESSAGES: Record<string, string> = {
 export function checkAgainstSchema(kind: KindName, value: unknown): SchemaFinding[] {
   const validate = validators.get(kind);
   if (!validate) throw new Error(`no schema for kind ${kind}`);
-  if (validate(value)) return [];
+  if (validate(value)) return nameFindings(KINDS.find((info) => info.kind === kind)!.schema, value, []);
   return describe(validate.errors ?? [], value);
+}
+
+/** What a names pattern lets through and RFC 5321 does not: a local part over 64 characters. */
+function nameFindings(schema: unknown, value: unknown, path: FieldPath): SchemaFinding[] {
+  const node = schema as { pattern?: string; properties?: Record<string, unknown>; items?: unknown; anyOf?: unknown[]; allOf?: unknown[] };
+  if (typeof value === 'string') {
+    const problem = node.pattern === ADDRESS_PATTERN ? addressProblem(value) : undefined;
+    return problem ? [{ path, atKey: false, message: `${JSON.stringify(value)} ${problem}` }] : [];
+  }
+  const findings: SchemaFinding[] = [];
+  for (const branch of [...(node.anyOf ?? []), ...(node.allOf ?? [])]) findings.push(...nameFindings(branch, value, path));
+  if (Array.isArray(value) && node.items) value.forEach((item, i) => findings.push(...nameFindings(node.items, item, [...path, i])));
+  else if (value !== null && typeof value === 'object' && node.properties) {
+    for (const [key, child] of Object.entries(value)) if (node.properties[key]) findings.push(...nameFindings(node.properties[key], child, [...path, key]));
+  }
+  return findings;
+}
+
+/** A names pattern's finding in the words of what is wrong with the value (an IDN, a length), where the value says. */
+function nameProblem(pattern: string | undefined, value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (pattern === ADDRESS_PATTERN) return addressProblem(value);
+  if (pattern === DOMAIN_PATTERN) return domainProblem(value);
+  return undefined;
 }
 
 function describe(errors: ErrorObject[], root: unknown): SchemaFinding[] {
@@ -77,7 +101,7 @@ function toFinding(error: ErrorObject, root: unknown): SchemaFinding {
     }
     case 'pattern': {
       const pattern = (error.params as { pattern: string }).pattern;
-      return { path, atKey: false, message: `${shown} ${PATTERN_MESSAGES[pattern] ?? `does not match ${pattern}`}` };
+      return { path, atKey: false, message: `${shown} ${nameProblem(pattern, value) ?? PATTERN_MESSAGES[pattern] ?? `does not match ${pattern}`}` };
     }
     case 'anyOf': {
       const schema = error.schema as Array<{ pattern?: string }>;
@@ -98,8 +122,10 @@ function toFinding(error: ErrorObject, root: unknown): SchemaFinding {
       return { path, atKey: false, message: `needs at least ${error.params.limit} item${error.params.limit === 1 ? '' : 's'}` };
     case 'maxItems':
       return { path, atKey: false, message: `has more than ${error.params.limit} items` };
-    case 'maxLength':
-      return { path, atKey: false, message: `is longer than ${error.params.limit} characters` };
+    case 'maxLength': {
+      const problem = nameProblem((error.parentSchema as { pattern?: string }).pattern, value);
+      return { path, atKey: false, message: problem ? `${shown} ${problem}` : `is longer than ${error.params.limit} characters` };
+    }
     case 'minimum':
     case 'maximum':
       return { path, atKey: false, message: `${shown} ${error.message ?? 'is out of range'}` };

@@ -36,6 +36,9 @@ export function compareErrors(a: ConfigError, b: ConfigError): number {
   );
 }
 
+/** A message lists this many errors; a file of thousands of broken documents would otherwise print all. */
+const SHOWN_ERRORS = 100;
+
 /** Thrown by the loader when a configuration has errors; carries all of them. */
 export class InvalidConfigError extends Error {
   readonly errors: ConfigError[];
@@ -43,7 +46,8 @@ export class InvalidConfigError extends Error {
     const sorted = [...errors].sort(compareErrors);
     super(
       `${sorted.length} configuration error${sorted.length === 1 ? '' : 's'}; nothing was applied:\n` +
-        sorted.map((e) => `  ${formatConfigError(e)}`).join('\n'),
+        sorted.slice(0, SHOWN_ERRORS).map((e) => `  ${formatConfigError(e)}`).join('\n') +
+        (sorted.length > SHOWN_ERRORS ? `\n  … and ${sorted.length - SHOWN_ERRORS} more` : ''),
     );
     this.name = 'InvalidConfigError';
     this.errors = sorted;

@@ -3,20 +3,10 @@
 import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
+import { formatConfigError, loadConfigFromPaths } from '../../src/load/index.ts';
 import { INPUT_LIMITS } from '../../src/load/limits.ts';
 import { tree } from '../support/files.ts';
-import { alias, backend, docs, domain, user } from '../support/manifests.ts';
-
-async function errorsOf(paths: string[], relativeTo: string): Promise<string[]> {
-  try {
-    await loadConfigFromPaths(paths);
-  } catch (error) {
-    if (!(error instanceof InvalidConfigError)) throw error;
-    return error.errors.map((e) => formatConfigError(e).replaceAll(relativeTo, '.'));
-  }
-  throw new Error('expected the configuration to be invalid');
-}
+import { alias, backend, docs, domain, errorsOf, user } from '../support/manifests.ts';
 
 const valid = docs(backend(), domain('example.com'), user('alice@example.com'));
 
@@ -81,7 +71,7 @@ describe('limits', () => {
     const line = await tree({ 'mail.yaml': `${valid}  displayName: ${'x'.repeat(INPUT_LIMITS.scalarBytes + 1)}\n` });
     expect(await errorsOf([line], line)).toEqual(['./mail.yaml:23:1: line 23 is longer than 64 KiB; no field of a mailops object is that long']);
     const block = await tree({ 'mail.yaml': `${valid}  displayName: |\n${'    xxxxxxxxxxxxxxx\n'.repeat(5000)}` });
-    expect(await errorsOf([block], block)).toEqual(['./mail.yaml:23:16: a value of 79 KiB is longer than 64 KiB; no field of a mailops object is that long']);
+    expect(await errorsOf([block], block)).toEqual(['./mail.yaml:23:16: spec.displayName: a value of 79 KiB is longer than 64 KiB; no field of a mailops object is that long']);
   });
 
   it('refuses collections nested deeper than any kind', async () => {

@@ -1,5 +1,5 @@
 // Small helpers to build configurations in tests from YAML text, as a user would write them.
-import { loadConfigFromDocuments, parseYamlFile } from '../../src/load/index.ts';
+import { InvalidConfigError, formatConfigError, loadConfigFromDocuments, loadConfigFromPaths, parseYamlFile } from '../../src/load/index.ts';
 import type { Config } from '../../src/model/config.ts';
 
 /** The message a configuration is refused with; fails the test when it is accepted. */
@@ -10,6 +10,17 @@ export function loadError(yaml: string): string {
     return (error as Error).message;
   }
   throw new Error('expected the configuration to be refused');
+}
+
+/** The errors loading `paths` from disk is refused with, each formatted, with `relativeTo` shown as `.`. */
+export async function errorsOf(paths: string[], relativeTo: string): Promise<string[]> {
+  try {
+    await loadConfigFromPaths(paths);
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError)) throw error;
+    return error.errors.map((e) => formatConfigError(e).replaceAll(relativeTo, '.'));
+  }
+  throw new Error('expected the configuration to be invalid');
 }
 
 /** Parses YAML (several documents allowed) as if it were the file `file`, and loads it. */

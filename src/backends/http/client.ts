@@ -31,6 +31,8 @@ export interface ConnectionOptions {
   insecureSkipTLSVerify?: boolean;
   /** PEM CAs that verify the server's certificate instead of the system's (a private CA). */
   ca?: string;
+  /** The largest answer body read (default 64 MiB, lanes.ts MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   log?: Logger;
   /** Long polls in flight at once (default: `concurrency`). */
   longPollConcurrency?: number;
@@ -107,6 +109,7 @@ export class HttpClient<V> {
       origin: url.origin,
       insecureSkipTLSVerify: options.insecureSkipTLSVerify ?? false,
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
       onSent: () => void (this.#requests += 1),
     };
     this.#ordinary = new Lane({ ...lane, concurrency: options.concurrency, requestsPerSecond: options.requestsPerSecond });

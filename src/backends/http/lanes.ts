@@ -4,7 +4,15 @@
 // that do the work.
 import PQueue from 'p-queue';
 import { Pool, type Dispatcher } from 'undici';
+import { BackendError } from '../../engine/adapter.ts';
 import type { HttpResponse } from './answers.ts';
+
+/**
+ * The largest answer body a lane reads. Every answer is read whole into memory, and the largest a
+ * backend sends for real (a list of 100,000 users) is a few tens of MiB; past this the server is
+ * broken or hostile, and the connection is closed instead of buffering on.
+ */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface LaneOptions {
   origin: string;
@@ -14,6 +22,8 @@ export interface LaneOptions {
   insecureSkipTLSVerify?: boolean;
   /** PEM CAs to verify the server against instead of the system's. */
   ca?: string;
+  /** The largest answer body read (default MAX_RESPONSE_BYTES); a larger one fails the call. */
+  maxResponseBytes?: number;
   /** Called once for each request written to a connection (never for one that could not connect). */
   onSent: () => void;
 }
@@ -24,6 +34,7 @@ export interface LaneRequest {
   path: string;
   headers: Record<string, string>;
   body: string | undefined;
+  /** The time limit of the whole attempt: connecting, the headers and the last byte of the body. */
   timeoutMs: number;
   signal: AbortSignal;
 }
@@ -46,11 +57,14 @@ export class Lane {
   readonly #pool: Pool;
   readonly #dispatcher: Dispatcher;
   readonly #queue: PQueue;
+  readonly #maxResponseBytes: number;
 
   constructor(options: LaneOptions) {
+    this.#maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     this.#pool = new Pool(options.origin, {
       connections: options.concurrency,
       keepAliveTimeout: 10_000,
+      maxResponseSize: this.#maxResponseBytes,
       connect: { rejectUnauthorized: !options.insecureSkipTLSVerify, ...(options.ca !== undefined ? { ca: options.ca } : {}) },
     });
     this.#dispatcher = this.#pool.compose(reportWhenSent(options.onSent));
@@ -67,6 +81,10 @@ export class Lane {
 
   async #sendNow(request: LaneRequest): Promise<HttpResponse> {
     const attempt: AttemptRecord = { sent: false };
+    // undici's headersTimeout and bodyTimeout are idle timers, restarted by every byte: a server
+    // that dribbles its answer a byte at a time would hold the call for ever. The deadline covers
+    // the whole attempt, headers and body.
+    const deadline = AbortSignal.timeout(request.timeoutMs);
     try {
       const response = await this.#dispatcher.request({
         method: request.method,
@@ -75,14 +93,20 @@ export class Lane {
         ...(request.body !== undefined ? { body: request.body } : {}),
         headersTimeout: request.timeoutMs,
         bodyTimeout: request.timeoutMs,
-        signal: request.signal,
+        signal: AbortSignal.any([request.signal, deadline]),
         opaque: attempt,
       });
       // undici's text() already skips a UTF-8 BOM; readJson skips one too, for other sources.
       const text = await response.body.text();
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error) {
-      if (!request.signal.aborted && isNetworkError(error)) throw new NetworkFailure(error, attempt.sent);
+      if (request.signal.aborted) throw error;
+      if (deadline.aborted) throw new NetworkFailure(new AnswerDeadlineExceeded(request.timeoutMs), attempt.sent);
+      if (isNetworkError(error)) throw new NetworkFailure(error, attempt.sent);
+      if ((error as { code?: unknown } | null)?.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+        // Another try would read the same flood: a permanent failure (and a write it answered is not repeated).
+        throw new BackendError('Protocol', `${request.method} ${request.path.split('?')[0]}: the answer is larger than ${this.#maxResponseBytes / (1024 * 1024)} MiB, the most mailops reads; the connection was closed`, { cause: error });
+      }
       throw error;
     }
   }
@@ -146,6 +170,15 @@ class StartReportingHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** The whole answer did not arrive within the attempt's time limit. */
+class AnswerDeadlineExceeded extends Error {
+  readonly code = 'MAILOPS_ANSWER_DEADLINE';
+  constructor(timeoutMs: number) {
+    super(`the answer was not complete after ${timeoutMs} ms`);
+    this.name = 'AnswerDeadlineExceeded';
+  }
+}
+
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -173,6 +206,8 @@ export function describeNetworkFailure(failure: NetworkFailure): string {
   const code = (cause as { code?: string } | null)?.code;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'no answer within the time limit';
+  // A partial answer is no answer: the same words as undici's own timers.
+  if (code === 'MAILOPS_ANSWER_DEADLINE') return 'no answer within the time limit';
   if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') return 'connection closed by the server';
   return code ? `${failure.message} (${code})` : failure.message;
 }

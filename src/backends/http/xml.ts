@@ -40,7 +40,14 @@ export function readSoapBody(text: string): XmlElement | string {
   const stripped = text.replace(/^\uFEFF/, '');
   const valid = XMLValidator.validate(stripped);
   if (valid !== true) return `malformed XML: ${valid.err.msg} (line ${valid.err.line})`;
-  const root = toXmlValue(parser.parse(stripped));
+  let parsed: unknown;
+  try {
+    parsed = parser.parse(stripped);
+  } catch (error) {
+    // The validator passes what the parser then refuses, e.g. a DOCTYPE with external entities.
+    return `malformed XML: ${(error as Error).message}`;
+  }
+  const root = toXmlValue(parsed);
   const envelope = isXmlElement(root) ? root['Envelope'] : undefined;
   const body = isXmlElement(envelope) ? envelope['Body'] : undefined;
   if (isXmlElement(body)) return body;
