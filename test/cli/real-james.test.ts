@@ -69,7 +69,7 @@ describe.skipIf(james === null)('mailops against a real Apache James', () => {
       const urls = ['--backend-url', `iredadmin=${iredadmin.url}`, '--backend-url', `archive=${archive.url}`, '--backend-url', `openxchange=${groupware.url}`];
       const apply = await mailops(['apply', '-f', dir, ...urls], { env });
       expect(apply.stderr).toBe('');
-      expect(apply.code).toBe(0);
+      expect(apply.code, apply.stdout).toBe(0);
       expect(apply.stdout).toMatch(/Apply complete: \d+ applied, 0 failed, 0 skipped\./);
 
       const plan = await mailops(['plan', '-f', dir, ...urls, '--detailed-exitcode'], { env });
