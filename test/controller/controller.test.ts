@@ -3,7 +3,13 @@
 // process under the ServiceAccount token that manifests/ grants, objects applied with kubectl.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { startJamesEmulator, type JamesEmulator } from '../../src/backends/james/emulator.ts';
+import { EventRecorder } from '../../src/controller/events.ts';
+import { KubeClient, isNotFound, loadKubeConfig } from '../../src/controller/kube.ts';
+import { silentLogger } from '../../src/log.ts';
+import { KINDS } from '../../src/model/kinds.ts';
+import { canary, contains, findLeaks, startBackendProxy } from '../support/canary.ts';
 import { ROOT } from '../support/cli.ts';
 import { eventually, startTestCluster, type ControllerProcess, type TestCluster } from '../support/kube-cluster.ts';
 
@@ -330,8 +336,6 @@ spec: {address: all@faulty.example, members: [${names.map((n) => `${n}@faulty.ex
   }, 150_000);
 
   it('leaks no secret marker into status, events, logs, metrics or probes, even from a backend that quotes requests back', async () => {
-    const { canary, contains, findLeaks } = await import('../support/canary.ts');
-    const { startBackendProxy } = await import('../support/canary.ts');
     const markers = { admin: canary('James admin password', 'admin'), uma: canary('user password uma', 'uma'), ugo: canary('user password ugo', 'ugo') };
     const guarded = await startJamesEmulator({ password: markers.admin.value });
     // One backend straight, one behind a server that answers each new request with a 500 quoting it.
@@ -449,13 +453,9 @@ describe.skipIf(!realKube)('the controller’s RBAC rules', () => {
   it('grant exactly what the controller used, each in its scope', async () => {
     // The one call the scenarios do not reach reliably: the fresh read after a refused write (a race),
     // of an object of any kind.
-    const { KubeClient, loadKubeConfig, isNotFound } = await import('../../src/controller/kube.ts');
-    const { KINDS } = await import('../../src/model/kinds.ts');
     const kube = new KubeClient(loadKubeConfig({ kubeconfig: cluster.controllerKubeconfig }));
     for (const { kind } of KINDS) await kube.getMail(kind, 'examples', 'alice').catch((error) => expect(isNotFound(error)).toBe(true));
     // And an event repeated (its count bumped), which depends on how retries fall.
-    const { EventRecorder } = await import('../../src/controller/events.ts');
-    const { silentLogger } = await import('../../src/log.ts');
     const recorder = new EventRecorder(kube, silentLogger, 'rbac-test');
     const alice = await kube.getMail('MailUser', 'examples', 'alice');
     for (let i = 0; i < 2; i++) await recorder.record(alice, 'Normal', 'RbacTest', 'the same event twice');
@@ -470,7 +470,6 @@ describe.skipIf(!realKube)('the controller’s RBAC rules', () => {
     const afterRestart = (e: (typeof used)[number]) => restarts.some((t) => Math.abs(Date.parse(e.requestReceivedTimestamp) - t) < 10_000);
     expect(used.filter((e) => e.annotations?.['authorization.k8s.io/decision'] === 'forbid' && !afterRestart(e)).map((e) => `${e.verb} ${resourceOf(e)} in ${e.objectRef?.namespace ?? 'the cluster'}`)).toEqual([]);
 
-    const { parseAllDocuments } = await import('yaml');
     const documents = parseAllDocuments(await readFile(`${ROOT}/manifests/rbac.yaml`, 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }> });
     const unused: string[] = [];
     for (const role of documents.filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role')) {
