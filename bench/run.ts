@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, freemem, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Ajv } from 'ajv';
 import { JAMES_VERSION, startRealJames, type RealJames } from '../test/support/real-james.ts';
 import { renderMarkdown, type BenchReport } from './lib/report.ts';
 import type { BenchContext, Scenario } from './lib/scenario.ts';
@@ -102,6 +103,9 @@ try {
 
 report.durationSeconds = (Date.now() - startedAt.getTime()) / 1000;
 if (james) report.versions['Apache James'] = `${JAMES_VERSION} (james-server-memory-app)`;
+// The report keeps to its published schema, or it is not written as if it did.
+const validate = new Ajv({ strict: true, allErrors: true, formats: { 'date-time': true } }).compile(JSON.parse(readFileSync(path.join(ROOT, 'docs', 'benchmarks.schema.json'), 'utf8')) as object);
+if (!validate(JSON.parse(JSON.stringify(report)))) throw new Error(`the report does not match docs/benchmarks.schema.json: ${JSON.stringify(validate.errors)}`);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'BENCHMARKS.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(path.join(outDir, 'BENCHMARKS.md'), renderMarkdown(report));

@@ -32,11 +32,12 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(`| Load average at start | ${report.machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(', ')} |`);
   for (const [name, version] of Object.entries(report.versions)) lines.push(`| ${name} | ${version} |`);
   lines.push('');
-  lines.push(`## Targets: ${met.filter((t) => t.met).length} of ${met.length} met`, '');
+  const measured = met.filter((t) => t.met !== null);
+  lines.push(`## Targets: ${measured.filter((t) => t.met).length} of ${measured.length} met${measured.length < met.length ? ` (${met.length - measured.length} not measured in this run)` : ''}`, '');
   lines.push('| Scenario | Target | Measured | Met |', '|---|---|---|---|');
   for (const scenario of report.scenarios) {
     for (const target of scenario.targets ?? []) {
-      lines.push(`| ${scenario.title} | ${target.goal} | ${target.measured} | ${target.met ? 'yes' : '**no**'}${target.note ? `: ${target.note}` : ''} |`);
+      lines.push(`| ${scenario.title} | ${target.goal} | ${target.measured} | ${target.met === null ? 'not measured' : target.met ? 'yes' : '**no**'}${target.note ? `: ${target.note}` : ''} |`);
     }
     if (scenario.error) lines.push(`| ${scenario.title} | (all) | the scenario failed: ${scenario.error} | **no** |`);
   }

@@ -28,7 +28,8 @@ export function metric(id: string, label: string, unit: string, samples: number[
 export interface Target {
   goal: string;
   measured: string;
-  met: boolean;
+  /** null: not measured in this run (a --quick run measures smaller sizes than the targets name). */
+  met: boolean | null;
   /** Why it is missed, or what the figure leaves out. */
   note?: string;
 }

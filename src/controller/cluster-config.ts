@@ -106,7 +106,7 @@ function documentOf(key: string, resource: MailResource): SourceDocument {
     metadata: { name, namespace, ...(generation !== undefined ? { generation } : {}), ...(labels ? { labels } : {}) },
     spec: resource.spec,
   };
-  return { file: key, index: 0, value, locate: () => ({ file: key, line: 0, column: 0 }) };
+  return { file: key, value, locate: () => ({ file: key, line: 0, column: 0 }) };
 }
 
 function policyOf(resource: MailResource): DeletionPolicy {

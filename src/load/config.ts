@@ -11,6 +11,7 @@ import {
   type ObjectRef,
   type QuotaLimits,
   type SecretRef,
+  type SourceLocation,
   type UserDecl,
   backendCaBundle,
   secretRefsInOptions,
@@ -82,8 +83,13 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
   const reportMissing = (item: Located<unknown>, path: FieldPath, message: string) =>
     errors.push({ position: item.at(path), object: describeObject(item.ref), field: formatFieldPath(path), message, missingReference: true });
 
+  // One collator for every comparison: the order of localeCompare, without its cost per call.
+  const collator = new Intl.Collator();
   const ofKind = <T extends MailObject>(kind: T['kind']) =>
-    [...byKey.values()].filter((o): o is Located<T> => o.value.kind === kind).sort((a, b) => objectKey(a.ref).localeCompare(objectKey(b.ref)));
+    [...byKey]
+      .filter((entry): entry is [string, Located<T>] => entry[1].value.kind === kind)
+      .sort((a, b) => collator.compare(a[0], b[0]))
+      .map(([, item]) => item);
 
   // --- MailBackend
   const backends = new Map<string, BackendDecl>();
@@ -339,12 +345,9 @@ export function buildConfig(loaded: LoadedObject[], skippedDocuments: number): {
       }
     }
     const { optional, ...selector } = spec.passwordSecretRef;
-    const password: SecretRef = {
-      ...selector,
-      namespace: item.ref.namespace,
-      source: item.at(['spec', 'passwordSecretRef']),
-      ...(optional ? { optional: true } : {}),
-    };
+    const password = withLazySource({ ...selector, namespace: item.ref.namespace, ...(optional ? { optional: true } : {}) }, () =>
+      item.at(['spec', 'passwordSecretRef']),
+    );
     users.push({
       ref: item.ref,
       address,
@@ -497,7 +500,11 @@ function parseThrottle(item: Located<unknown>, spec: ThrottleSpec, report: Repor
  */
 function findLoops(users: UserDecl[], aliases: AliasDecl[]): string[][] {
   const edges = new Map<string, string[]>();
-  const add = (from: string, to: string) => edges.set(from, [...(edges.get(from) ?? []), to]);
+  const add = (from: string, to: string) => {
+    const targets = edges.get(from);
+    if (targets) targets.push(to);
+    else edges.set(from, [to]);
+  };
   for (const alias of aliases) for (const member of alias.members) add(alias.address, member);
   for (const user of users) {
     for (const extra of user.extraAddresses ?? []) add(extra, user.address);
@@ -555,4 +562,22 @@ function domainBackendSettings(
     settings[type] = block;
   }
   return Object.keys(settings).length > 0 ? { backendSettings: settings } : {};
+}
+
+/**
+ * A SecretRef whose position in the manifest is found when something reports it: finding a field's
+ * position may read the document's text again (src/load/documents.ts), which 100,000 users should
+ * not pay for when every secret resolves.
+ */
+function withLazySource(ref: Omit<SecretRef, 'source'>, find: () => SourceLocation): SecretRef {
+  let found: SourceLocation | undefined;
+  return Object.defineProperty(ref, 'source', {
+    enumerable: true,
+    configurable: true,
+    get: () => (found ??= find()),
+    // A review of a base copy relocates positions to the files' names in the repository.
+    set: (position: SourceLocation) => {
+      found = position;
+    },
+  }) as SecretRef;
 }

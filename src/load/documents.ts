@@ -1,5 +1,6 @@
 // YAML text → documents that remember where each of their fields was written.
 import { isUtf8 } from 'node:buffer';
+import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import { CST, Composer, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
 import { formatFieldPath, type ConfigError, type FieldPath, type SourcePosition } from './errors.ts';
 import { INPUT_LIMITS, formatBytes } from './limits.ts';
@@ -7,8 +8,6 @@ import { INPUT_LIMITS, formatBytes } from './limits.ts';
 /** One YAML document (or one item of a `kind: List`) with a way back to its source text. */
 export interface SourceDocument {
   file: string;
-  /** 0-based index of the document in its file. */
-  index: number;
   value: unknown;
   /** Position of the field at `path` (or of its closest existing parent). */
   locate(path: FieldPath, options?: { key?: boolean }): SourcePosition;
@@ -17,6 +16,8 @@ export interface SourceDocument {
 export interface ParsedFile {
   documents: SourceDocument[];
   errors: ConfigError[];
+  /** How the file was read: `quick` (js-yaml, positions on demand) or `careful` (see readQuickly). */
+  reader?: 'quick' | 'careful';
 }
 
 /**
@@ -32,7 +33,122 @@ export function newReadBudget(): ReadBudget {
   return { tokens: INPUT_LIMITS.tokens, documents: INPUT_LIMITS.documents };
 }
 
-export function parseYamlFile(file: string, text: string, budget: ReadBudget = newReadBudget()): ParsedFile {
+/** `quick: false` reads the careful way only (tests compare the two ways with it). */
+export function parseYamlFile(file: string, text: string, budget: ReadBudget = newReadBudget(), options: { quick?: boolean } = {}): ParsedFile {
+  const long = firstLongLine(text, INPUT_LIMITS.scalarBytes);
+  if (long) {
+    return { documents: [], errors: [{ position: { file, line: long, column: 1 }, message: `line ${long} is longer than ${formatBytes(INPUT_LIMITS.scalarBytes)}; no field of a mailops object is that long` }] };
+  }
+  const control = firstControlCharacter(text);
+  if (control) {
+    return { documents: [], errors: [{ position: positionInText(file, text, control.offset), message: `${describeCharacter(control.char)} is not allowed in YAML; the file is not text (save it as UTF-8 without control characters)` }] };
+  }
+  return (options.quick === false ? undefined : readQuickly(file, text, budget)) ?? { ...readCarefully(file, text, budget), reader: 'careful' };
+}
+
+/**
+ * The quick way, for the files people write: each document is read on its own by js-yaml, which
+ * builds plain values about fifteen times faster than the `yaml` library builds documents that
+ * remember positions. Positions are needed only to report something, so a document finds them
+ * when asked, by reading its own text again the careful way.
+ *
+ * Anything unusual (a YAML error, an alias, a directive, a value past a limit, a budget nearly
+ * spent) gives `undefined`: the whole file is then read carefully, which reports it as before.
+ * So both ways accept the same files and build the same values (test/load/quick-read.test.ts).
+ */
+function readQuickly(file: string, text: string, budget: ReadBudget): ParsedFile | undefined {
+  // Directives apply across documents, and `...` ends one mid-stream: both are rare, and read carefully.
+  if (/^(?:%|\.\.\.(?:[ \t\r\n]|$))/m.test(text)) return undefined;
+  // Explicit tags are rare too, and the two libraries differ on some (`!!float 1`).
+  if (/(?:^|[\s[{,])!/.test(text)) return undefined;
+  // Tokens are estimated from the text (about three bytes each in manifests); near a limit, the
+  // careful reader counts them exactly. This also bounds what js-yaml holds in memory at once.
+  if (text.length / BYTES_PER_TOKEN > budget.tokens) return undefined;
+  const documents: SourceDocument[] = [];
+  let documentsLeft = budget.documents;
+  for (const segment of documentTexts(text)) {
+    if (segment.text.length / BYTES_PER_TOKEN > INPUT_LIMITS.documentTokens) return undefined;
+    let values: unknown[];
+    try {
+      values = loadAll(segment.text, { filename: file, schema: CORE_SCHEMA, maxAliases: 0, maxDepth: INPUT_LIMITS.depth });
+    } catch {
+      return undefined;
+    }
+    if (values.length > 1) return undefined;
+    const value = values[0];
+    // Like kubectl: an empty document (only comments, `null`) is no object.
+    if (value === null || value === undefined) continue;
+    // A string can only hold a control character through an escape, and only be over the limit in a
+    // document that is: most documents need no walk.
+    if ((segment.text.includes('\\') || segment.text.length > INPUT_LIMITS.scalarBytes) && !fitValue(value)) return undefined;
+    documentsLeft -= 1;
+    if (documentsLeft < 0) return undefined;
+    const start = contentStart(segment.text);
+    const base: SourcePosition = { file, line: segment.line + start.line, column: start.column };
+    let careful: SourceDocument | undefined;
+    documents.push({
+      file,
+      value,
+      locate: (path, options) => {
+        if (path.length === 0 && !options?.key) return base;
+        careful ??= readCarefully(file, segment.text, newReadBudget()).documents[0];
+        const found = careful?.locate(path, options);
+        return found ? { file, line: found.line + segment.line - 1, column: found.column } : base;
+      },
+    });
+  }
+  budget.documents = documentsLeft;
+  budget.tokens -= Math.ceil(text.length / BYTES_PER_TOKEN);
+  return { documents, errors: [], reader: 'quick' };
+}
+
+const BYTES_PER_TOKEN = 3;
+
+/** The documents of a YAML stream as texts, split at the `---` lines that start each (a line YAML reserves for that). */
+function* documentTexts(text: string): Generator<{ text: string; line: number }> {
+  const marker = /^---(?=[ \t\r\n]|$)/gm;
+  let start = 0;
+  let line = 1;
+  const next = (end: number) => {
+    const piece = { text: text.slice(start, end), line };
+    for (let at = text.indexOf('\n', start); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) line += 1;
+    start = end;
+    return piece;
+  };
+  for (let match = marker.exec(text); match; match = marker.exec(text)) {
+    if (match.index > start) yield next(match.index);
+  }
+  if (start < text.length) yield next(text.length);
+}
+
+/** Where a document's content starts in its text (0-based line, 1-based column), past its `---` and comments. */
+function contentStart(text: string): { line: number; column: number } {
+  let line = 0;
+  let lineStart = 0;
+  for (;;) {
+    const end = text.indexOf('\n', lineStart);
+    const lineText = text.slice(lineStart, end === -1 ? text.length : end);
+    const skip = line === 0 && /^---(?=[ \t\r]|$)/.test(lineText) ? 3 : 0;
+    const content = /[^ \t\r]/.exec(lineText.slice(skip));
+    if (content && content[0] !== '#') return { line, column: skip + content.index + 1 };
+    if (end === -1) return { line: 0, column: 1 };
+    line += 1;
+    lineStart = end + 1;
+  }
+}
+
+/** True when no string (key or value) of a value is too long or holds control characters. */
+function fitValue(value: unknown): boolean {
+  if (typeof value === 'string') return value.length <= INPUT_LIMITS.scalarBytes && !CONTROL_IN_VALUE.test(value);
+  if (Array.isArray(value)) return value.every(fitValue);
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) if (!fitValue(key) || !fitValue(item)) return false;
+  }
+  return true;
+}
+
+/** The careful way: token by token within the budget, every document with its positions. */
+function readCarefully(file: string, text: string, budget: ReadBudget): ParsedFile {
   const lineCounter = new LineCounter();
   const documents: SourceDocument[] = [];
   const errors: ConfigError[] = [];
@@ -40,16 +156,6 @@ export function parseYamlFile(file: string, text: string, budget: ReadBudget = n
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };
   };
-  const long = firstLongLine(text, INPUT_LIMITS.scalarBytes);
-  if (long) {
-    errors.push({ position: { file, line: long, column: 1 }, message: `line ${long} is longer than ${formatBytes(INPUT_LIMITS.scalarBytes)}; no field of a mailops object is that long` });
-    return { documents, errors };
-  }
-  const control = firstControlCharacter(text);
-  if (control) {
-    errors.push({ position: positionInText(file, text, control.offset), message: `${describeCharacter(control.char)} is not allowed in YAML; the file is not text (save it as UTF-8 without control characters)` });
-    return { documents, errors };
-  }
 
   const report = (error: ConfigError): boolean => {
     errors.push(error);
@@ -58,7 +164,7 @@ export function parseYamlFile(file: string, text: string, budget: ReadBudget = n
     return false;
   };
 
-  const consider = (doc: Document, index: number): boolean => {
+  const consider = (doc: Document): boolean => {
     const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'DUPLICATE_KEY')];
     if (problems.length > 0) {
       for (const problem of problems) {
@@ -91,7 +197,6 @@ export function parseYamlFile(file: string, text: string, budget: ReadBudget = n
     }
     documents.push({
       file,
-      index,
       value,
       locate: (path, options) => locateIn(doc, path, options?.key ?? false, positionAt) ?? base,
     });
@@ -102,7 +207,6 @@ export function parseYamlFile(file: string, text: string, budget: ReadBudget = n
   // document of millions of nodes (or millions of documents) is refused before it fills memory.
   const parser = new Parser(lineCounter.addNewLine);
   const composer = new Composer({ uniqueKeys: true, prettyErrors: false });
-  let index = 0;
   let depth = 0;
   let documentTokens = 0;
   const composed = function* (tokens: Iterable<CST.Token>) {
@@ -139,10 +243,10 @@ export function parseYamlFile(file: string, text: string, budget: ReadBudget = n
         report({ position: positionAt(parser.offset), message: `mappings and sequences are nested more than ${INPUT_LIMITS.depth} deep; no mailops object is` });
         return;
       }
-      for (const doc of composed(parser.next(lexeme))) if (!consider(doc, index++)) return;
+      for (const doc of composed(parser.next(lexeme))) if (!consider(doc)) return;
     }
-    for (const doc of composed(parser.end())) if (!consider(doc, index++)) return;
-    for (const doc of composer.end(false, text.length)) if (!consider(doc, index++)) return;
+    for (const doc of composed(parser.end())) if (!consider(doc)) return;
+    for (const doc of composer.end(false, text.length)) if (!consider(doc)) return;
   };
   read();
   return { documents, errors };

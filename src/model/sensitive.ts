@@ -46,12 +46,14 @@ const MIN_SECRET_LENGTH = 4;
  * The secret values of the Sensitive objects alive now, in the forms a message may quote them: as they
  * are, and URL-, form-, JSON- and XML-escaped. A value is forgotten when the last Sensitive holding it is
  * collected, so a long-lived process keeps no secret longer than its owner does. Searching goes by the
- * first three characters (a numeric key, no string made per position), so that a message costs about its
- * length whatever the number of secrets (a run may hold 100,000 passwords).
+ * first three characters (a numeric key) and then by length, so that a message costs about its length
+ * times the number of distinct secret lengths, whatever the number of secrets (a run may hold 100,000
+ * passwords, and they may all start alike).
  */
 class LiveSecrets {
   readonly #holders = new Map<string, number>();
-  readonly #byPrefix = new Map<number, string[]>();
+  /** First three characters → form length → the forms: many secrets may share a prefix ("Welcome2024…"). */
+  readonly #byPrefix = new Map<number, Map<number, Set<string>>>();
   readonly #collected = new FinalizationRegistry<string>((value) => this.#release(value));
 
   add(holder: object, value: string): void {
@@ -74,14 +76,17 @@ class LiveSecrets {
 
   #index(form: string, change: 1 | -1): void {
     const key = prefixKey(form, 0);
-    const forms = this.#byPrefix.get(key);
+    const byLength = this.#byPrefix.get(key);
     if (change > 0) {
-      if (forms === undefined) this.#byPrefix.set(key, [form]);
-      else if (!forms.includes(form)) forms.push(form);
-    } else if (forms !== undefined) {
-      const at = forms.indexOf(form);
-      if (at >= 0) forms.splice(at, 1);
-      if (forms.length === 0) this.#byPrefix.delete(key);
+      const forms = byLength?.get(form.length);
+      if (forms) forms.add(form);
+      else if (byLength) byLength.set(form.length, new Set([form]));
+      else this.#byPrefix.set(key, new Map([[form.length, new Set([form])]]));
+    } else if (byLength !== undefined) {
+      const forms = byLength.get(form.length);
+      forms?.delete(form);
+      if (forms?.size === 0) byLength.delete(form.length);
+      if (byLength.size === 0) this.#byPrefix.delete(key);
     }
   }
 
@@ -94,9 +99,11 @@ class LiveSecrets {
     let result = '';
     let copied = 0;
     for (let at = 0; at + MIN_SECRET_LENGTH <= text.length; ) {
-      const forms = this.#byPrefix.get(prefixKey(text, at));
+      const byLength = this.#byPrefix.get(prefixKey(text, at));
       let longest = 0;
-      if (forms !== undefined) for (const form of forms) if (form.length > longest && text.startsWith(form, at)) longest = form.length;
+      if (byLength !== undefined) {
+        for (const [length, forms] of byLength) if (length > longest && at + length <= text.length && forms.has(text.slice(at, at + length))) longest = length;
+      }
       if (longest === 0) {
         at += 1;
         continue;
