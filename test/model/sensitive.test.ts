@@ -25,4 +25,13 @@ describe('redactSecrets', () => {
     expect(short.reveal()).toBe('abc');
     expect(redactSecrets('s3cret-admin s3cret-admin')).toBe('(sensitive) (sensitive)');
   });
+
+  it('takes out every one of many secrets that start alike, the longest where they overlap', () => {
+    // Passwords handed out by a script share a prefix ("Welcome-2024-…"); each is still found.
+    const alike = Array.from({ length: 2000 }, (_, i) => new Sensitive(`Welcome-2024-${i}`));
+    expect(redactSecrets('a Welcome-2024-1999 b Welcome-2024-7 c Welcome-2024-')).toBe('a (sensitive) b (sensitive) c Welcome-2024-');
+    // "Welcome-2024-12" is a secret and so is "Welcome-2024-1234": the longer one is taken whole.
+    expect(redactSecrets('x=Welcome-2024-1234;')).toBe('x=(sensitive);');
+    expect(alike.length).toBe(2000);
+  });
 });
