@@ -1,4 +1,7 @@
 // The scenarios, in the order they run and appear in BENCHMARKS.md.
 import type { Scenario } from '../lib/scenario.ts';
+import { initialApply } from './initial-apply.ts';
 
-export const scenarios: Scenario[] = [];
+export const scenarios: Scenario[] = [
+  initialApply,
+];
