@@ -18,7 +18,7 @@ import {
   type JamesTarget,
   type RecordedRequest,
   type UserShape,
-} from '../lib/throughput-james.ts';
+} from '../lib/throughput-mailops.ts';
 
 const LATENCY_MS = 2;
 const GOAL = 0.8;

@@ -1,9 +1,10 @@
-// What the throughput scenarios (initial-apply, steady-state, naive) share: a James configuration of
+// What the throughput scenarios (initial-apply, steady-state, naive) share: a configuration of
 // N users, a mailops Session on it (in-process, as the CLI runs it), the requests mailops sends
 // recorded at its own side, and their replay by a plain load generator (autocannon) for the ceiling.
 import { createHash, randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
+import { operationOf } from '../../src/backends/http/client.ts';
 import { createAdapter } from '../../src/backends/registry.ts';
 import { Session } from '../../src/engine/session.ts';
 import { loadConfigFromDocuments, parseYamlFile } from '../../src/load/index.ts';
@@ -51,27 +52,44 @@ export type UserShape =
   /** The large-configuration fixture's user: display name (not applicable on James), an extra address, a message quota. */
   | 'fixture';
 
+/** A MailBackend of the benchmark: YAML lines under `spec.credentials` and further lines under `spec`, if any. */
+export interface BenchBackend {
+  name: string;
+  type: string;
+  url: string;
+  credentials?: string[];
+  settings?: string[];
+}
+
+/** The James of `target` as a MailBackend named `james` (its token, when it has one, from the secret james-admin). */
+export function jamesBackend(target: JamesTarget): BenchBackend {
+  return { name: 'james', type: 'james', url: target.url, ...(target.token !== undefined ? { credentials: ['tokenSecretRef:', '  name: james-admin', '  key: token'] } : {}) };
+}
+
 /**
- * One MailBackend `james` and one MailDomain `domain` with `users` MailUsers, in YAML as an administrator writes
- * it (the user documents of bench/fixtures.ts).
+ * The MailBackends and one MailDomain `domain` served by all of them, with `users` MailUsers, in YAML as an
+ * administrator writes it (the user documents of bench/fixtures.ts).
  */
-export function jamesManifests(target: JamesTarget, options: { users: number; domain: string; shape: UserShape }): string {
-  const backend = [
-    'apiVersion: mailops.dev/v1alpha1',
-    'kind: MailBackend',
-    'metadata:',
-    '  name: james',
-    'spec:',
-    '  type: james',
-    `  url: ${target.url}`,
-    ...(target.token !== undefined ? ['  credentials:', '    tokenSecretRef:', '      name: james-admin', '      key: token'] : []),
-    '  limits:',
-    `    concurrency: ${CONCURRENCY}`,
-    '    requestsPerSecond: 100000',
-    '',
-  ].join('\n');
-  let domain = domainFile({ users: options.users, aliases: 0, domains: 1, backends: { james: { type: 'james', url: target.url } } }, 0)
-    .replaceAll(domainName(0), options.domain);
+export function benchManifests(backends: BenchBackend[], options: { users: number; domain: string; shape: UserShape }): string {
+  const documents = backends.map((backend) =>
+    [
+      'apiVersion: mailops.dev/v1alpha1',
+      'kind: MailBackend',
+      'metadata:',
+      `  name: ${backend.name}`,
+      'spec:',
+      `  type: ${backend.type}`,
+      `  url: ${backend.url}`,
+      ...(backend.credentials ? ['  credentials:', ...backend.credentials.map((line) => `    ${line}`)] : []),
+      '  limits:',
+      `    concurrency: ${CONCURRENCY}`,
+      '    requestsPerSecond: 100000',
+      ...(backend.settings ?? []).map((line) => `  ${line}`),
+      '',
+    ].join('\n'),
+  );
+  const fixture = { users: options.users, aliases: 0, domains: 1, backends: Object.fromEntries(backends.map((b) => [b.name, b])) };
+  let domain = domainFile(fixture, 0).replaceAll(domainName(0), options.domain);
   if (options.shape === 'password') {
     domain = domain
       .replace(/^ {2}defaultQuota:\n {4}storage: 1Gi\n/m, '')
@@ -79,7 +97,12 @@ export function jamesManifests(target: JamesTarget, options: { users: number; do
       .replace(/^ {2}extraAddresses:\n {4}- .*\n/gm, '')
       .replace(/^ {2}quota:\n {4}messages: .*\n/gm, '');
   }
-  return `${backend}---\n${domain}`;
+  return [...documents, domain].join('---\n');
+}
+
+/** One MailBackend `james` and one MailDomain `domain` with `users` MailUsers. */
+export function jamesManifests(target: JamesTarget, options: { users: number; domain: string; shape: UserShape }): string {
+  return benchManifests([jamesBackend(target)], options);
 }
 
 /** The address of user `i` in jamesManifests(), and the password mailops gives it. */
@@ -87,11 +110,11 @@ export function userAddress(i: number, domain: string): string {
   return `user${i}@${domain}`;
 }
 export function userPassword(i: number): string {
-  return secretOf(`u${i}`);
+  return benchSecret(`u${i}`);
 }
 
-/** A password per secret name, as varied as real ones (a shared prefix would make every secret look alike to the redactor). */
-function secretOf(name: string): string {
+/** The value of the secret `name` (a password, as varied as real ones: a shared prefix would make every secret look alike to the redactor). */
+export function benchSecret(name: string): string {
   return createHash('sha256').update(`bench ${name}`).digest('base64url').slice(0, 20);
 }
 
@@ -105,7 +128,7 @@ class BenchSecrets {
       if (this.#token === undefined) throw new Error('no James token');
       return new Sensitive(this.#token);
     }
-    return new Sensitive(secretOf(ref.name));
+    return new Sensitive(benchSecret(ref.name));
   }
 }
 
@@ -113,11 +136,11 @@ class BenchSecrets {
  * Loads the YAML and opens a Session on it, as `mailops apply` does after reading its files: records in a
  * state directory when `stateDir` is given (as the CLI keeps them), else in memory.
  */
-export async function openSession(yaml: string, target: JamesTarget, stateDir?: string): Promise<{ session: Session; records: RecordStore }> {
+export async function openSession(yaml: string, target: { token?: string }, stateDir?: string, fingerprintKey: Buffer = randomBytes(32)): Promise<{ session: Session; records: RecordStore }> {
   const parsed = parseYamlFile('bench.yaml', yaml);
   const config = loadConfigFromDocuments(parsed.documents, parsed.errors);
   const records = stateDir !== undefined ? await FileRecordStore.open(stateDir) : new MemoryRecordStore();
-  const session = await Session.resolveAndOpen({ config, resolver: new BenchSecrets(target.token), records, fingerprintKey: randomBytes(32), adapterFactory: createAdapter });
+  const session = await Session.resolveAndOpen({ config, resolver: new BenchSecrets(target.token), records, fingerprintKey, adapterFactory: createAdapter });
   return { session, records };
 }
 
@@ -260,11 +283,11 @@ export function freshDomain(label: string): string {
   return `${label}-${randomBytes(3).toString('hex')}.bench.example`;
 }
 
-/** Requests by "METHOD /first/path/segment", e.g. `GET /users`, for the notes. */
+/** Requests by route, names and ids taken out (`GET /quota/users/:name`), as mailops' metrics name them. */
 export function byRoute(log: readonly { method: string; path: string }[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const entry of log) {
-    const route = `${entry.method} /${entry.path.split('/')[1] ?? ''}`;
+    const route = operationOf(entry.method, entry.path);
     counts[route] = (counts[route] ?? 0) + 1;
   }
   return counts;
