@@ -60,7 +60,7 @@ interface SizeResult {
  * Brings an emulator to `users` in-sync users (mailops applies them, at no latency, untimed), then sets the
  * latency and times plans: in-process (the configuration already loaded) and `mailops plan` end to end.
  */
-async function measureSize(context: BenchContext, backend: Backend, users: number): Promise<SizeResult> {
+async function measureSize(context: BenchContext, backend: Backend, users: number, endToEnd: boolean): Promise<SizeResult> {
   const emulator = await backend.start();
   const dir = path.join(context.tmpDir, `${backend.type}-${users}`);
   const stateDir = path.join(dir, 'state');
@@ -91,13 +91,14 @@ async function measureSize(context: BenchContext, backend: Backend, users: numbe
         requests = sent.length;
         routes = byRoute(sent);
       });
+      // Once, at the larger size only: starting Node.js and loading the YAML dominate it (the plan-large scenario measures those).
       const cliMs: number[] = [];
-      await repeat(context.runs, async () => {
-        const started = performance.now();
+      if (endToEnd) {
+        const cliStarted = performance.now();
         await mailopsPlan(dir, secretsDir, stateDir, fingerprintKey);
-        cliMs.push(performance.now() - started);
-      });
-      context.log(`${backend.type}, ${users} users: plan ${planMs.map((ms) => ms.toFixed(0)).join(', ')} ms, ${requests} requests; mailops plan ${cliMs.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+        cliMs.push(performance.now() - cliStarted);
+      }
+      context.log(`${backend.type}, ${users} users: plan ${planMs.map((ms) => ms.toFixed(0)).join(', ')} ms, ${requests} requests; mailops plan ${cliMs.map((ms) => `${ms.toFixed(0)} ms`).join('') || 'not run'}`);
       return { users, planMs, cliMs, requests, routes };
     } finally {
       await session.close();
@@ -145,11 +146,11 @@ export const steadyState: Scenario = {
     const details: Record<string, unknown> = {};
     for (const backend of BACKENDS) {
       const results: SizeResult[] = [];
-      for (const users of sizesOf(backend)) results.push(await measureSize(context, backend, users));
+      for (const users of sizesOf(backend)) results.push(await measureSize(context, backend, users, users === sizesOf(backend)[1]));
       for (const result of results) {
         const label = `${backend.type === 'james' ? 'James' : 'MailStore'}, ${result.users.toLocaleString('en')} users`;
         metrics.push(metric(`${backend.type}-${result.users}-plan-ms`, `${label}: plan (in-process)`, 'ms', result.planMs));
-        metrics.push(metric(`${backend.type}-${result.users}-cli-ms`, `${label}: \`mailops plan\` end to end`, 'ms', result.cliMs));
+        if (result.cliMs.length > 0) metrics.push(metric(`${backend.type}-${result.users}-cli-ms`, `${label}: \`mailops plan\` end to end`, 'ms', result.cliMs));
         metrics.push(metric(`${backend.type}-${result.users}-requests`, `${label}: requests per plan`, '', [result.requests]));
         if (backend.type === 'mailstore') metrics.push(metric(`${backend.type}-${result.users}-requests-per-user`, `${label}: requests per user`, '', [result.requests / result.users]));
       }
@@ -164,7 +165,7 @@ export const steadyState: Scenario = {
         const planMedian = metric('plan', '', 'ms', many.planMs).median;
         targets.push({
           goal: `Steady-state plan of ${large.toLocaleString('en')} in-sync users on the James emulator: under ${PLAN_GOAL_MS / 1000} s`,
-          measured: `${planMedian.toFixed(0)} ms (in-process); \`mailops plan\` end to end ${metric('cli', '', 'ms', many.cliMs).median.toFixed(0)} ms`,
+          measured: `${planMedian.toFixed(0)} ms (in-process); \`mailops plan\` end to end ${many.cliMs[0]!.toFixed(0)} ms`,
           met: planMedian < PLAN_GOAL_MS,
           note: 'the target is the plan itself; the end-to-end figure adds starting Node.js and loading the YAML (the plan-large scenario)',
         });
@@ -177,7 +178,7 @@ export const steadyState: Scenario = {
         `Users as in the large-configuration fixture (password, display name, one extra address, a message quota; the domain has a default storage quota), all in sync: mailops applied them first (untimed), keeping its records (password fingerprints) in a state directory, so the plan checks no password with the server.`,
         `James at ${SIZES.full.james.map((n) => n.toLocaleString('en')).join(' and ')} users, MailStore at ${SIZES.full.mailstore.map((n) => n.toLocaleString('en')).join(' and ')} (a full run): MailStore's requests grow with the users (one GetUserInfo each), and setting 10,000 up there would take minutes.`,
         `Emulators in the benchmark's process (their request log gives the routes), answering every request ${LATENCY_MS} ms late once set up. MailBackend limits: concurrency 16.`,
-        '"plan (in-process)": `Session.plan()` with the configuration already loaded and the secrets read — observing every backend and computing the diff, from the first request to the plan. "`mailops plan` end to end": the command in a child process with `--secrets-dir`, `--state-dir` and `--detailed-exitcode` (exit 0: nothing to do), from spawn to exit — Node.js start-up and loading the YAML included.',
+        '"plan (in-process)": `Session.plan()` with the configuration already loaded and the secrets read — observing every backend and computing the diff, from the first request to the plan. "`mailops plan` end to end": the command in a child process with `--secrets-dir`, `--state-dir` and `--detailed-exitcode` (exit 0: nothing to do), from spawn to exit — Node.js start-up and loading the YAML included; measured once, at the larger size (the plan-large scenario measures loading).',
       ],
       details,
     };
