@@ -28,7 +28,7 @@ const GOAL = 0.8;
  * this machine, whoever sends them): 10,000 there would take minutes per side and run, past the time budget.
  */
 const SIZES = {
-  full: { emulator: 10_000, real: 1_000, emulatorAliases: 500, realAliases: 200, warmUp: 200 },
+  full: { emulator: 10_000, real: 500, emulatorAliases: 300, realAliases: 100, warmUp: 100 },
   quick: { emulator: 1_000, real: 100, emulatorAliases: 100, realAliases: 50, warmUp: 50 },
 };
 
@@ -125,6 +125,11 @@ function figures(id: string, label: string, runs: SideBySide[]): { metrics: Metr
   };
 }
 
+/** Why the users-with-passwords figure falls short where it does, from profiling mailops' side of the emulator run. */
+const CPU_NOTE =
+  'mailops keeps all its requests in flight (16 of 16), but spends about 3× autocannon\'s CPU per request (about 0.3 ms against 0.1 ms for 10,005 requests: undici, its two queues, ' +
+  'retries, records): on a shared 2-core machine that CPU is taken from the server. The per-attempt abort signals were the one concentrated cost and are gone (src/backends/http/lanes.ts); the rest is spread thin.';
+
 function target(where: string, fraction: Metric, note?: string): Target {
   return {
     goal: `Initial apply, ${where}: at least ${GOAL * 100} % of the ceiling's request rate at the same concurrency`,
@@ -208,8 +213,8 @@ export const initialApply: Scenario = {
     return {
       metrics: [...emulator.metrics, ...realJames.metrics, ...emulatorAliases.metrics, ...realAliases.metrics],
       targets: [
-        target(`users with passwords, James emulator (${LATENCY_MS} ms)`, emulator.fraction),
-        target(`users with passwords, real James ${james.version}`, realJames.fraction),
+        target(`users with passwords, James emulator (${LATENCY_MS} ms)`, emulator.fraction, emulator.fraction.median < GOAL * 100 ? CPU_NOTE : undefined),
+        target(`users with passwords, real James ${james.version}`, realJames.fraction, realJames.fraction.median < GOAL * 100 ? CPU_NOTE : undefined),
         target(`users with an extra address, James emulator (${LATENCY_MS} ms)`, emulatorAliases.fraction, 'rewrite-table writes are serialized for the real James (see the notes); the ceiling replays them concurrently'),
         target(`users with an extra address, real James ${james.version}`, realAliases.fraction, `rewrite-table writes are serialized because James loses concurrent ones: the ceiling's replay lost ${lostAliasesByReplay} aliases`),
       ],

@@ -23,7 +23,7 @@ const MAILSTORE_ADMIN = 'mailstore-admin';
  * minutes (a call per user and field): the per-user count is shown at sizes that fit the time budget.
  */
 const SIZES = {
-  full: { james: [1_000, 10_000], mailstore: [1_000, 3_000] },
+  full: { james: [1_000, 10_000], mailstore: [1_000, 2_000] },
   quick: { james: [100, 1_000], mailstore: [100, 300] },
 } as const;
 
