@@ -127,7 +127,7 @@ function figures(id: string, label: string, runs: SideBySide[]): { metrics: Metr
 
 /** Why the users-with-passwords figure falls short where it does, from profiling mailops' side of the emulator run. */
 const CPU_NOTE =
-  'mailops keeps all its requests in flight (16 of 16), but spends about 3× autocannon\'s CPU per request (about 0.3 ms against 0.1 ms for 10,005 requests: undici, its two queues, ' +
+  'mailops keeps all its requests in flight (16 of 16), but spends about 3× autocannon\'s CPU per request (about 0.25–0.3 ms against 0.1 ms, measured over 10,005 requests: undici, its two queues, ' +
   'retries, records): on a shared 2-core machine that CPU is taken from the server. The per-attempt abort signals were the one concentrated cost and are gone (src/backends/http/lanes.ts); the rest is spread thin.';
 
 function target(where: string, fraction: Metric, note?: string): Target {
