@@ -1,5 +1,6 @@
 // Long polls on a lane of their own, calls that can be stopped, and a request count that shows
 // what reached the server.
+import { getEventListeners } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { defaultClassifier, formBody, type HttpRequest } from '../../../src/backends/http/index.ts';
@@ -98,6 +99,15 @@ describe('abort signals', () => {
     const heldFails = expect(held).rejects.toMatchObject({ kind: 'Aborted', message: 'GET /hold: cancelled: the client was closed' });
     await http.close();
     await heldFails;
+  });
+
+  it('calls that share one long-lived signal (a whole apply) leave no listener on it when they end', async () => {
+    const { url } = await backends.start({ flakyFailures: 1 });
+    const http = backends.client(url, defaultClassifier, { retries: 1, retryMinDelayMs: 1, concurrency: 4 });
+    const run = new AbortController();
+    await Promise.all(Array.from({ length: 40 }, () => http.call({ method: 'GET', path: '/flaky', signal: run.signal })));
+    expect(http.requestCount).toBe(41); // one failed attempt, retried
+    expect(getEventListeners(run.signal, 'abort')).toHaveLength(0);
   });
 
   it('a call with an already aborted signal sends nothing, not even a login', async () => {
