@@ -231,6 +231,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await Promise.all(informers.map((i) => i.stop()));
       for (const server of servers) server.close();
       await engine.close();
+      await kube.config.close();
       log.info('stopped');
     })();
     return stopped;
