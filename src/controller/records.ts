@@ -4,8 +4,9 @@
 // runs; an object's status seeds it the first time the object is seen.
 //
 // Durability: checkpoints of operations (a task under way) are written to the owner's status
-// before the slow part starts (flush). Password fingerprints ride along with the status written at
-// the end of each reconcile; a controller that dies in between sets such a password once more.
+// before the slow part starts (flush). Password fingerprints, and the end of an operation, ride
+// along with the status written at the end of each reconcile; a controller that dies in between
+// sets such a password once more, or finds the operation's checkpoint and resumes it.
 import type { AppliedRecord } from '../plan/state.ts';
 import type { OperationRecord, RecordStore } from '../state/records.ts';
 
@@ -128,7 +129,9 @@ export class ClusterRecordStore implements RecordStore {
     if (existing) {
       delete this.#byObject.get(existing.owner)!.get(backendKey)!.operation;
       this.#operationOwners.get(backendKey)?.delete(changeId);
-      this.#dirty.add(existing.owner);
+      // An operation that ended needs no write of its own: nothing resumes from its absence, and the
+      // status written at the end of the reconcile drops it (one status write per object, not two).
+      if (record) this.#dirty.add(existing.owner);
     }
     if (!record) return;
     const owner = record.owner ?? existing?.owner;

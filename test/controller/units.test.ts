@@ -141,6 +141,25 @@ describe('records in status', () => {
     next.setOperation('mail/james http://j', 'user:anna@example.com', undefined);
     expect(next.statusOf('MailUser/mail/ann').get('mail/james')?.operation).toBeUndefined();
   });
+
+  it('writes a status before a creation, but not again when it ends: the end rides with the status written after the reconcile', async () => {
+    const persisted: string[][] = [];
+    const store = new ClusterRecordStore(async (owners) => void persisted.push([...owners]));
+    store.useKey('key-1');
+    const users = ['ann', 'bob', 'cid'].map((name) => `MailUser/mail/${name}`);
+    for (const owner of users) store.setOperation('mail/james http://j', `user:${owner}`, { action: 'create', owner, step: 'creating' });
+    await store.flush();
+    expect(persisted).toEqual([users]);
+
+    // Applied: the checkpoints go, the fingerprints come; no write of its own for that.
+    for (const owner of users) {
+      store.setOperation('mail/james http://j', `user:${owner}`, undefined);
+      store.set('mail/james http://j', owner, { address: `${owner}@example.com`, passwordFingerprint: 'fp' });
+    }
+    await store.flush();
+    expect(persisted).toHaveLength(1);
+    expect(store.statusOf('MailUser/mail/ann').get('mail/james')).toEqual({ url: 'http://j', address: 'MailUser/mail/ann@example.com', passwordFingerprint: 'fp', keyId: 'key-1' });
+  });
 });
 
 describe('status patches', () => {
