@@ -128,6 +128,7 @@ export const controllerScenario: Scenario = {
         metrics: [
           metric('controller-ready-ms', `kubectl apply of ${users} MailUsers → all Ready=True`, 'ms', runs.map((r) => r.readyMs)),
           metric('controller-kubectl-apply-ms', `of which kubectl apply itself (${users} objects, one request each)`, 'ms', runs.map((r) => r.applyMs)),
+          metric('controller-lag-ms', 'of which after kubectl apply ended (the controller catching up)', 'ms', runs.map((r) => r.readyMs - r.applyMs)),
           metric('controller-prerequisites-ms', `MailBackend, MailDomain and ${users} Secrets applied, domain Ready (not in the time above)`, 'ms', runs.map((r) => r.prerequisitesMs)),
           metric('controller-reconciles', 'reconciles (batches) until all Ready', '', runs.map((r) => r.reconciles)),
           metric('controller-writes-per-user', 'API-server writes per MailUser until Ready (leases apart)', '', runs.map((r) => total(r.writes) / users)),
