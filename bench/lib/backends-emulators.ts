@@ -17,7 +17,17 @@ export async function startEmulatorProcess(type: string, args: string[]): Promis
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  // A benchmark that ends early (an error, Ctrl-C: run.ts exits) takes its emulators with it.
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  process.once('exit', killGroup);
   const stop = async () => {
+    process.off('exit', killGroup);
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
       process.kill(-child.pid!, 'SIGTERM');
