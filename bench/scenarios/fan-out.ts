@@ -7,19 +7,23 @@ import { openSession, planAndApply } from '../lib/backends-session.ts';
 import type { BenchContext, Scenario } from '../lib/scenario.ts';
 import { metric, repeat, type Metric, type ScenarioResult } from '../lib/stats.ts';
 
-const LATENCY_MS = 2;
+/**
+ * Added per request. MailStore, an archive server often far away, is made the slow one by waiting, not by CPU:
+ * on 2 shared cores a backend slow by CPU would slow every other one by sharing it, and hide what is measured.
+ */
+const LATENCY_MS: Readonly<Record<string, number>> = { james: 2, iredadmin: 2, openxchange: 2, mailstore: 30 };
 const CONCURRENCY = 16;
 const BACKENDS = ['james', 'mailstore', 'iredadmin', 'openxchange'] as const;
 type BackendName = (typeof BACKENDS)[number];
 const LABELS: Record<BackendName, string> = { james: 'James', mailstore: 'MailStore', iredadmin: 'iRedAdmin-Pro', openxchange: 'Open-Xchange' };
 /** Administrators' passwords: invented for the run, never printed. */
 const SECRETS = { 'iredadmin-admin': 'bench-iredadmin', 'mailstore-admin': 'bench-mailstore', 'ox-master': 'bench-ox-master', 'ox-context-admin': 'bench-ox-context' };
-/** How much slower than its share alone a backend may finish before it counts as held back (the CPU is shared). */
-const HELD_BACK_RATIO = 1.5;
+/** The slack, for a shared machine, on "as fast as the slowest alone" and "as fast as the others alone in turn". */
+const HELD_BACK_RATIO = 1.25;
 
 /** Each emulator in a process of its own, beside mailops as a real server would be. */
 function startEmulator(name: BackendName): Promise<EmulatorProcess> {
-  const common = ['--latency', `${LATENCY_MS}ms`];
+  const common = ['--latency', `${LATENCY_MS[name]}ms`];
   if (name === 'iredadmin') return startEmulatorProcess(name, [...common, '--user', 'postmaster@bench.example', '--password', SECRETS['iredadmin-admin']]);
   if (name === 'mailstore') return startEmulatorProcess(name, [...common, '--user', 'admin', '--password', SECRETS['mailstore-admin']]);
   if (name === 'openxchange') return startEmulatorProcess(name, [...common, '--user', 'oxadminmaster', '--password', SECRETS['ox-master']]);
@@ -75,7 +79,7 @@ export const fanOutScenario: Scenario = {
   description:
     'New users in one domain served by four backends at once, applied to empty emulators in one apply, and the same apply against each backend alone, side by side in each run. ' +
     'Timed: each backend\'s finish inside the fan-out apply (when its last change ended, from the start of apply) against its own apply time alone. ' +
-    'The slowest backend sets the pace of the whole; a faster one is held back when it finishes with the slowest instead of at its own pace.',
+    'MailStore is made the slowest by 30 ms per request (the others 2 ms): the slowest backend sets the pace of the whole, and a faster one is held back when it finishes with the slowest instead of at its own pace.',
   async run(context: BenchContext): Promise<ScenarioResult> {
     const users = context.quick ? 1000 : 10_000;
     // Five applies of 10,000 users take minutes on this machine: a full run makes them once (see the notes).
@@ -101,11 +105,7 @@ export const fanOutScenario: Scenario = {
     const paceRatio = runs.map((r) => r.together.applyMs / r.alone.get(slowest)!);
     const sumRatio = runs.map((r) => r.together.applyMs / [...r.alone.values()].reduce((a, b) => a + b, 0));
     const metrics: Metric[] = [metric('fanout-apply-ms', `fan-out apply of ${users} users to four backends`, 'ms', runs.map((r) => r.together.applyMs))];
-    // Held back = made to wait for the slowest: a backend's finish moves towards the end of the fan-out.
-    // Shared CPU slows every backend alike and keeps each one's place: its finish as a share of the
-    // slowest's stays what it is alone. That share, in the fan-out against alone, is the test.
     const heldBack: string[] = [];
-    const places: string[] = [];
     for (const name of BACKENDS) {
       const ratios = runs.map((r) => r.together.finishMs.get(name)! / r.alone.get(name)!);
       metrics.push(
@@ -113,11 +113,15 @@ export const fanOutScenario: Scenario = {
         metric(`fanout-${name}-finish-ms`, `${LABELS[name]}'s finish inside the fan-out`, 'ms', runs.map((r) => r.together.finishMs.get(name)!)),
         metric(`fanout-${name}-ratio`, `${LABELS[name]}: finish in the fan-out ÷ alone`, 'ratio', ratios),
       );
-      if (name === slowest) continue;
-      const shareTogether = median(runs.map((r) => r.together.finishMs.get(name)! / r.together.applyMs));
-      const shareAlone = median(runs.map((r) => r.alone.get(name)! / r.alone.get(slowest)!));
-      places.push(`${LABELS[name]} ${(shareTogether * 100).toFixed(0)} % (alone ${(shareAlone * 100).toFixed(0)} %)`);
-      if (shareTogether > Math.min(0.95, shareAlone * HELD_BACK_RATIO)) heldBack.push(LABELS[name]);
+    }
+    // Held back = made to wait for the slowest: finishing with it. Not held back, the faster backends share the
+    // CPU (2 cores, with their emulators): together they finish at best after the sum of their times alone.
+    const others = BACKENDS.filter((n) => n !== slowest);
+    const othersAlone = median(runs.map((r) => others.reduce((sum, n) => sum + r.alone.get(n)!, 0)));
+    const total = median(runs.map((r) => r.together.applyMs));
+    for (const name of others) {
+      const finish = median(runs.map((r) => r.together.finishMs.get(name)!));
+      if (finish > HELD_BACK_RATIO * othersAlone || finish > 0.9 * total) heldBack.push(`${LABELS[name]} at ${(finish / 1000).toFixed(1)} s`);
     }
     metrics.push(
       metric('fanout-pace-ratio', `fan-out apply ÷ ${LABELS[slowest]} (the slowest) alone`, 'ratio', paceRatio),
@@ -132,22 +136,23 @@ export const fanOutScenario: Scenario = {
         {
           goal: 'the slowest backend sets the pace',
           measured: `fan-out ${(median(runs.map((r) => r.together.applyMs)) / 1000).toFixed(1)} s = ${median(paceRatio).toFixed(2)}× ${LABELS[slowest]} alone (the slowest), ${median(sumRatio).toFixed(2)}× the four alone one after the other`,
-          met: median(paceRatio) <= HELD_BACK_RATIO,
+          met: median(paceRatio) <= 1.5,
           note:
-            `Met when the fan-out takes at most ${HELD_BACK_RATIO}× the slowest backend alone. mailops' event loop was busy ${(busy * 100).toFixed(0)} % of the fan-out apply, and the four emulators run beside it on the same 2 cores: ` +
+            `Met when the fan-out takes at most 1.5× the slowest backend alone. mailops' event loop was busy ${(busy * 100).toFixed(0)} % of the fan-out apply, and the four emulators run beside it on the same 2 cores: ` +
             'work real servers do on machines of their own competes here with mailops for the CPU, which makes the fan-out slower than its slowest part alone.',
         },
         {
           goal: 'the other backends are not held back by the slowest',
-          measured: `finish as a share of the whole: ${places.join(', ')}`,
+          measured: `${others.map((n) => `${LABELS[n]} done at ${(median(runs.map((r) => r.together.finishMs.get(n)!)) / 1000).toFixed(1)} s`).join(', ')} of ${(total / 1000).toFixed(1)} s; alone they take ${(othersAlone / 1000).toFixed(1)} s one after the other`,
           met: heldBack.length === 0,
           note:
-            `A backend held back would finish with the slowest (near 100 %). Met when each one's share of the fan-out is at most ${HELD_BACK_RATIO}× its share alone (its time alone ÷ the slowest's alone)` +
-            (heldBack.length > 0 ? `; missed by ${heldBack.join(', ')}.` : '.'),
+            `Held back, they would finish with the slowest. Sharing the CPU (mailops' event loop was busy ${(busy * 100).toFixed(0)} % of the fan-out apply, on 2 cores with the four emulators), they finish at best after the sum of their times alone. ` +
+            `Met when each is done within ${HELD_BACK_RATIO}× that sum and before 90 % of the whole.` +
+            (heldBack.length > 0 ? ` Missed by ${heldBack.join(', ')}.` : ''),
         },
       ],
       notes: [
-        `${users} new users (address, display name, password, one extra address) in one domain; each backend limits.concurrency ${CONCURRENCY}; every emulator adds ${LATENCY_MS} ms per request and runs in a process of its own (\`mailops emulate\`). ${runCount} run(s): a full run measures the 10,000-user applies once, to stay within the time the whole benchmark may take.`,
+        `${users} new users (address, display name, password, one extra address) in one domain; each backend limits.concurrency ${CONCURRENCY}; the emulators add ${Object.entries(LATENCY_MS).map(([n, ms]) => `${ms} ms (${LABELS[n as BackendName]})`).join(', ')} per request, each in a process of its own (\`mailops emulate\`). ${runCount} run(s): a full run measures the 10,000-user applies once, to stay within the time the whole benchmark may take.`,
         'A backend\'s finish is when its last change ended, measured from the start of apply; "alone" is the same apply with the domain served by that backend only, on fresh emulators in the same run. The plans before the applies are not timed; every change is checked to have been applied.',
         'MailStore reads each user before writing it (GetUserInfo), Open-Xchange works per context and user, iRedAdmin-Pro and James per object: their times alone differ by their protocols.',
       ],
