@@ -42,8 +42,8 @@ export function renderMarkdown(report: BenchReport): string {
     if (scenario.error) lines.push(`| ${scenario.title} | (all) | the scenario failed: ${scenario.error} | **no** |`);
   }
   lines.push('');
-  for (const scenario of report.scenarios) {
-    lines.push(`## ${scenario.title}`, '', scenario.description, '');
+  report.scenarios.forEach((scenario, i) => {
+    lines.push(`## ${i + 1}. ${scenario.title}`, '', scenario.description, '');
     if (scenario.error) lines.push(`**The scenario failed:** ${scenario.error}`, '');
     if (scenario.metrics && scenario.metrics.length > 0) {
       lines.push('| Measure | Median | Lowest – highest | Runs |', '|---|---:|---:|---:|');
@@ -56,7 +56,7 @@ export function renderMarkdown(report: BenchReport): string {
     for (const note of scenario.notes ?? []) lines.push(`- ${note}`);
     if ((scenario.notes ?? []).length > 0) lines.push('');
     lines.push(`_${formatDuration(scenario.durationSeconds)} for this scenario._`, '');
-  }
+  });
   return `${lines.join('\n')}\n`;
 }
 

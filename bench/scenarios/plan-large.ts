@@ -25,7 +25,7 @@ interface ChildResult {
 
 export const planLarge: Scenario = {
   id: 'plan-large',
-  title: '1. Plan of a large configuration',
+  title: 'Plan of a large configuration',
   description:
     'A configuration of 100,000 MailUsers (each with a password Secret reference, an extra address and a quota), 20,000 Aliases and 1,000 MailDomains, one file per domain, ' +
     'is loaded and validated the way `mailops plan -f` does it, then diffed against an observed state identical to it. Each run is a process of its own, so that its peak memory (RSS) is its own.',

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import type { KubernetesListObject, V1Secret } from '@kubernetes/client-node';
+import PQueue from 'p-queue';
 import { Engine } from '../engine/engine.ts';
 import type { Logger } from '../log.ts';
 import { KINDS } from '../model/kinds.ts';
@@ -19,7 +20,7 @@ import { LeaderElector } from './leader.ts';
 import { listen, metricsHandler, parseBindAddress, probesHandler } from '../serve/http.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
-import { Reconciler, type Next } from './reconciler.ts';
+import { API_WRITE_CONCURRENCY, Reconciler, type Next } from './reconciler.ts';
 import { ClusterRecordStore } from './records.ts';
 import { ClusterSecretResolver, loadClusterFingerprintKey } from './secrets.ts';
 import { ResourceWriter } from './writes.ts';
@@ -141,9 +142,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const fingerprintKey = await loadClusterFingerprintKey(kube, home);
   let reconciler: Reconciler | undefined;
   const records = new ClusterRecordStore(async (owners) => {
-    // Checkpoints are made durable in their owners' status before the slow part of an operation.
+    // Checkpoints are made durable in their owners' status before the slow part of an operation;
+    // as many writes at once as the reconciler makes, not a thousand at once.
     const objects = byKey();
-    await Promise.all([...owners].map((key) => objects.get(key)).filter((r) => r !== undefined).map((r) => reconciler!.persistRecords(r)));
+    const writes = new PQueue({ concurrency: API_WRITE_CONCURRENCY });
+    await Promise.all([...owners].map((key) => objects.get(key)).filter((r) => r !== undefined).map((r) => writes.add(() => reconciler!.persistRecords(r))));
   });
   const engine = new Engine({
     adapterFactory: metrics.backend.adapterFactory(),
@@ -231,6 +234,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await Promise.all(informers.map((i) => i.stop()));
       for (const server of servers) server.close();
       await engine.close();
+      await kube.config.close();
       log.info('stopped');
     })();
     return stopped;

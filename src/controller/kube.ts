@@ -12,8 +12,10 @@ import {
   setHeaderOptions,
   type CoreV1Event,
   type KubernetesObject,
+  type RequestContext,
   type V1Lease,
 } from '@kubernetes/client-node';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Operation } from 'fast-json-patch';
 import { API_GROUP, API_VERSION, type KindName } from '../model/schema.ts';
@@ -33,8 +35,58 @@ export interface KubeOptions {
   kubeconfig?: string;
 }
 
-export function loadKubeConfig(options: KubeOptions): KubeConfig {
-  const config = new KubeConfig();
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/**
+ * client-node builds a new HTTP agent for every API call, so each call opened a TLS connection of its
+ * own: a handshake per status write, which made a burst of writes slow for the controller and the API
+ * server alike. This keeps one agent per TLS setting and reuses its connections; a changed CA or
+ * client certificate (another file, or the same file rewritten) gets a new agent.
+ */
+export class ReusingKubeConfig extends KubeConfig {
+  #dispatcher: { key: string; dispatcher: Dispatcher } | undefined;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const made = context.getDispatcher();
+    if (!made) return;
+    const key = this.#tlsKey();
+    if (this.#dispatcher?.key === key) {
+      void made.close(); // never used: it has no connection to close
+      context.setDispatcher(this.#dispatcher.dispatcher);
+      return;
+    }
+    void this.#dispatcher?.dispatcher.close();
+    this.#dispatcher = { key, dispatcher: made };
+  }
+
+  /** Closes the kept connections. */
+  async close(): Promise<void> {
+    const kept = this.#dispatcher;
+    this.#dispatcher = undefined;
+    await kept?.dispatcher.close();
+  }
+
+  #tlsKey(): string {
+    const cluster = this.getCurrentCluster();
+    const user = this.getCurrentUser();
+    const version = (file: string | undefined) => {
+      if (!file) return null;
+      try {
+        return statSync(file).mtimeMs;
+      } catch {
+        return null;
+      }
+    };
+    return JSON.stringify([
+      cluster?.server, cluster?.caFile, version(cluster?.caFile), cluster?.caData, cluster?.skipTLSVerify, cluster?.tlsServerName, cluster?.proxyUrl,
+      user?.name, user?.certFile, version(user?.certFile), user?.certData, user?.keyFile, version(user?.keyFile), user?.keyData,
+    ]);
+  }
+}
+
+export function loadKubeConfig(options: KubeOptions): ReusingKubeConfig {
+  const config = new ReusingKubeConfig();
   if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
   else config.loadFromDefault();
   if (!config.getCurrentCluster()) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
@@ -80,7 +132,7 @@ export function pluralOf(kind: KindName): string {
 }
 
 export class KubeClient {
-  readonly config: KubeConfig;
+  readonly config: ReusingKubeConfig;
   readonly #custom: CustomObjectsApi;
   readonly #core: CoreV1Api;
   readonly #coordination: CoordinationV1Api;
@@ -88,7 +140,7 @@ export class KubeClient {
   readonly writes = new Map<string, number>();
   onWrite?: (what: string) => void;
 
-  constructor(config: KubeConfig) {
+  constructor(config: ReusingKubeConfig) {
     this.config = config;
     this.#custom = config.makeApiClient(CustomObjectsApi);
     this.#core = config.makeApiClient(CoreV1Api);

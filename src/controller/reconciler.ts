@@ -35,7 +35,7 @@ export interface ReconcilerDeps {
 }
 
 /** API-server writes in flight at once (status, finalizers): enough to keep up with a burst, not a flood. */
-const API_WRITE_CONCURRENCY = 16;
+export const API_WRITE_CONCURRENCY = 32;
 
 /** Kinds whose objects reach a backend and so hold the finalizer. */
 const FINALIZED_KINDS = new Set(['MailDomain', 'MailUser', 'Alias']);

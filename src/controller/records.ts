@@ -3,9 +3,12 @@
 // every password nor repeats an operation it had started. Memory is the truth while the process
 // runs; an object's status seeds it the first time the object is seen.
 //
-// Durability: checkpoints of operations (a task under way) are written to the owner's status
-// before the slow part starts (flush). Password fingerprints ride along with the status written at
-// the end of each reconcile; a controller that dies in between sets such a password once more.
+// Durability: checkpoints of operations (a task under way, a step to resume from) are written to
+// the owner's status before the slow part starts (flush). Password fingerprints, creations about to
+// be sent and the end of an operation ride along with the status written at the end of each
+// reconcile: a controller that dies in between sets such a password once more, or finds the
+// operation's checkpoint and resumes it.
+import { CREATING } from '../engine/apply.ts';
 import type { AppliedRecord } from '../plan/state.ts';
 import type { OperationRecord, RecordStore } from '../state/records.ts';
 
@@ -128,7 +131,9 @@ export class ClusterRecordStore implements RecordStore {
     if (existing) {
       delete this.#byObject.get(existing.owner)!.get(backendKey)!.operation;
       this.#operationOwners.get(backendKey)?.delete(changeId);
-      this.#dirty.add(existing.owner);
+      // An operation that ended needs no write of its own: nothing resumes from its absence, and the
+      // status written at the end of the reconcile drops it (one status write per object, not two).
+      if (record) this.#dirty.add(existing.owner);
     }
     if (!record) return;
     const owner = record.owner ?? existing?.owner;
@@ -138,7 +143,10 @@ export class ClusterRecordStore implements RecordStore {
     if (previous) this.#operationOwners.get(backendKey)?.delete(previous.changeId);
     this.#entry(owner, backendKey).operation = { changeId, record };
     this.#indexOperation(backendKey, changeId, owner);
-    this.#dirty.add(owner);
+    // A creation about to be sent is no step to resume: it rides with the status written after the
+    // reconcile like a password fingerprint does (a write per new object less in a burst). A
+    // controller that dies in between finds the user created and sets its password once more.
+    if (record.step !== CREATING || record.task) this.#dirty.add(owner);
   }
 
   useKey(keyId: string): void {

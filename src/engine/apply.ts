@@ -139,7 +139,7 @@ export async function applyBackendChanges(changes: readonly Change[], options: A
 }
 
 /** The step of a user creation that has not started: what it will set, in case the run dies. */
-const CREATING = 'creating';
+export const CREATING = 'creating';
 
 /**
  * Before a phase creates users, records with which password fingerprint each is being created, in

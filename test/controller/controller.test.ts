@@ -444,6 +444,30 @@ spec: {address: team@ctl-real.test, members: [rita@ctl-real.test, rolf@ctl-real.
     expect(await users()).not.toContain('rolf@ctl-real.test');
     expect(await users()).toContain('rita@ctl-real.test');
   }, 120_000);
+
+  it('costs a burst of new MailUsers one finalizer, one status and one event write each', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `new${i}`);
+    await namespaceWith('burst', 'burst.example', '', names);
+    await eventually('the domain Ready', async () => (condition(await get('maildomain', 'burst', 'burst-example'), 'Ready')?.status === 'True' ? true : undefined));
+    const auditBefore = cluster.kube.auditEvents().length;
+    await cluster.kubectl(['apply', '-n', 'burst', '-f', '-'], names.map((name) => user(name, `${name}@burst.example`)).join(''));
+    await cluster.kubectl(['wait', '-n', 'burst', '--for=condition=Ready', '--timeout=60s', 'mailuser', '--all']);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // writes in flight reach the audit log
+
+    const account = 'system:serviceaccount:mailops-system:mailops-controller';
+    const writes = new Map<string, number>();
+    for (const e of cluster.kube.auditEvents().slice(auditBefore)) {
+      if (e.user.username !== account || e.objectRef?.namespace !== 'burst' || !['create', 'update', 'patch'].includes(e.verb)) continue;
+      const what = `${e.verb} ${e.objectRef.resource}${e.objectRef.subresource ? `/${e.objectRef.subresource}` : ''}`;
+      writes.set(what, (writes.get(what) ?? 0) + 1);
+    }
+    // A status write before each creation and another after it (2 per user) made a burst slow; a
+    // refused patch that is computed anew may add one here and there.
+    expect(writes.get('patch mailusers/status') ?? 0).toBeGreaterThanOrEqual(names.length);
+    expect(writes.get('patch mailusers/status')).toBeLessThanOrEqual(names.length + 3);
+    expect(writes.get('patch mailusers')).toBeLessThanOrEqual(names.length + 3);
+    expect(writes.get('create events')).toBe(names.length);
+  }, 120_000);
 });
 
 // Last, once every scenario above has run: what the controller's ServiceAccount asked of the API

@@ -141,6 +141,31 @@ describe('records in status', () => {
     next.setOperation('mail/james http://j', 'user:anna@example.com', undefined);
     expect(next.statusOf('MailUser/mail/ann').get('mail/james')?.operation).toBeUndefined();
   });
+
+  it('writes a status for a task under way, but none of its own for a creation or the end of an operation: those ride with the status written after the reconcile', async () => {
+    const persisted: string[][] = [];
+    const store = new ClusterRecordStore(async (owners) => void persisted.push([...owners]));
+    store.useKey('key-1');
+    const users = ['ann', 'bob', 'cid'].map((name) => `MailUser/mail/${name}`);
+    for (const owner of users) store.setOperation('mail/james http://j', `user:${owner}`, { action: 'create', owner, step: 'creating' });
+    await store.flush();
+    expect(persisted).toEqual([]);
+    expect(store.statusOf('MailUser/mail/ann').get('mail/james')?.operation).toMatchObject({ step: 'creating' });
+
+    // A task to resume after a restart is written before it is waited for.
+    store.setOperation('mail/james http://j', 'user:MailUser/mail/bob', { action: 'create', owner: 'MailUser/mail/bob', step: 'CreateUser', task: { id: 't1', description: 'create' } });
+    await store.flush();
+    expect(persisted).toEqual([['MailUser/mail/bob']]);
+
+    // Applied: the checkpoints go, the fingerprints come; no write of its own for that.
+    for (const owner of users) {
+      store.setOperation('mail/james http://j', `user:${owner}`, undefined);
+      store.set('mail/james http://j', owner, { address: `${owner}@example.com`, passwordFingerprint: 'fp' });
+    }
+    await store.flush();
+    expect(persisted).toHaveLength(1);
+    expect(store.statusOf('MailUser/mail/ann').get('mail/james')).toEqual({ url: 'http://j', address: 'MailUser/mail/ann@example.com', passwordFingerprint: 'fp', keyId: 'key-1' });
+  });
 });
 
 describe('status patches', () => {
