@@ -55,7 +55,7 @@ export function formatNumber(value: number, unit: string): string {
   if (unit === 'ms') return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ms`;
   if (unit === 'MiB') return `${value.toFixed(0)} MiB`;
   if (unit === 'ratio') return `${value.toFixed(2)}×`;
-  if (unit === '%') return `${value.toFixed(0)} %`;
+  if (unit === '%') return `${value.toFixed(1)} %`;
   if (unit === 'req/s') return `${value.toFixed(0)} req/s`;
   if (Number.isInteger(value)) return `${value.toLocaleString('en')}${unit ? ` ${unit}` : ''}`;
   return `${value.toFixed(2)}${unit ? ` ${unit}` : ''}`;

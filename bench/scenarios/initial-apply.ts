@@ -133,7 +133,7 @@ const CPU_NOTE =
 function target(where: string, fraction: Metric, note?: string): Target {
   return {
     goal: `Initial apply, ${where}: at least ${GOAL * 100} % of the ceiling's request rate at the same concurrency`,
-    measured: `${fraction.median.toFixed(0)} % (runs: ${fraction.samples.map((s) => s.toFixed(0)).join(', ')} %)`,
+    measured: `${fraction.median.toFixed(1)} % (runs: ${fraction.samples.map((s) => s.toFixed(1)).join(', ')} %)`,
     met: fraction.median >= GOAL * 100,
     ...(note !== undefined ? { note } : {}),
   };

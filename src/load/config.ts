@@ -510,10 +510,17 @@ function findLoops(users: UserDecl[], aliases: AliasDecl[]): string[][] {
     for (const extra of user.extraAddresses ?? []) add(extra, user.address);
     for (const target of user.forwarding?.to ?? []) add(user.address, target);
   }
+  const loops = searchLoops(edges, edges.keys());
+  // Which cycles a search meets depends on where it starts; a configuration with loops (rare) is
+  // searched again from its addresses in order, so that the same loops are reported every time.
+  return loops.length === 0 ? loops : searchLoops(edges, [...edges.keys()].sort());
+}
+
+function searchLoops(edges: ReadonlyMap<string, string[]>, roots: Iterable<string>): string[][] {
   const loops = new Map<string, string[]>();
   const state = new Map<string, 'open' | 'done'>();
   // Depth-first, with an explicit stack: a long chain of aliases must not exhaust the call stack.
-  for (const root of [...edges.keys()].sort()) {
+  for (const root of roots) {
     if (state.has(root)) continue;
     const path: string[] = [root];
     const next: number[] = [0];
