@@ -43,3 +43,31 @@ function shorten(url: string, root: string): string {
   if (modules !== -1) return file.slice(modules + '/node_modules/'.length);
   return file.startsWith(root) ? path.relative(root, file) : file;
 }
+
+/**
+ * The time spent inside each named function, its callees included (each sample counted once per
+ * function on its stack), as a share of the sampled time: where a phase's time goes, beside the
+ * top entries, which may be spread thin.
+ */
+export function timeInside(file: string, functionNames: readonly string[]): Array<{ name: string; ms: number; percent: number }> {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile & { nodes: Array<{ id: number; children?: number[] }> };
+  const parent = new Map<number, number>();
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const inside = new Map(functionNames.map((name) => [name, 0]));
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const micros = profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') return;
+    total += micros;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = byId.get(at)!.callFrame.functionName;
+      if (inside.has(name) && !seen.has(name)) {
+        seen.add(name);
+        inside.set(name, inside.get(name)! + micros);
+      }
+    }
+  });
+  return [...inside].map(([name, micros]) => ({ name, ms: micros / 1000, percent: (100 * micros) / total }));
+}
