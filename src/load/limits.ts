@@ -3,7 +3,7 @@
 // beyond any real one is a mistake or an attack that would otherwise cost gigabytes.
 //
 // Sized for the project's goal of 100,000 users: such a configuration takes about 30 MiB of YAML,
-// one document per user, and loads in about 1.3 GB of memory (see the README).
+// one document per user, and loads in under 1 GiB of memory (BENCHMARKS.md, scenario 1).
 
 const MiB = 1024 * 1024;
 
