@@ -2,7 +2,7 @@
 // Open-Xchange emulators at once, applied to empty servers in one apply; each backend's own finish time inside
 // it (when its last change ended) is compared with the same apply against that backend alone, in the same run.
 // The slowest backend sets the pace of the whole; the others finish about when they would alone.
-import { startEmulatorProcess, type EmulatorProcess } from '../lib/backends-emulators.ts';
+import { startEmulatorProcess, type EmulatorProcess } from '../lib/emulator-process.ts';
 import { openSession, planAndApply } from '../lib/backends-session.ts';
 import type { BenchContext, Scenario } from '../lib/scenario.ts';
 import { metric, repeat, type Metric, type ScenarioResult } from '../lib/stats.ts';

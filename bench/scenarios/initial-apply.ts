@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { BenchContext, Scenario } from '../lib/scenario.ts';
 import { metric, repeat, type Metric, type Target } from '../lib/stats.ts';
-import { startEmulatorProcess } from '../lib/throughput-emulator.ts';
+import { startEmulatorProcess } from '../lib/emulator-process.ts';
 import {
   assertInSync,
   changesLeft,
@@ -149,9 +149,9 @@ async function putDomain(target: JamesTarget, domain: string): Promise<void> {
 
 /** On the emulator each side gets an emulator of its own, started for the run and stopped after it. */
 async function onEmulators<T>(fn: (setup: Setup) => Promise<T>): Promise<T> {
-  const forMailops = await startEmulatorProcess('james', LATENCY_MS);
+  const forMailops = await startEmulatorProcess('james', ['--latency', `${LATENCY_MS}ms`]);
   try {
-    const forCeiling = await startEmulatorProcess('james', LATENCY_MS);
+    const forCeiling = await startEmulatorProcess('james', ['--latency', `${LATENCY_MS}ms`]);
     try {
       return await fn({ mailops: { url: forMailops.url }, ceiling: { url: forCeiling.url }, real: false });
     } finally {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client } from 'undici';
 import type { BenchContext, Scenario } from '../lib/scenario.ts';
 import { metric, repeat, type Metric, type Target } from '../lib/stats.ts';
-import { startEmulatorProcess, type EmulatorProcess } from '../lib/throughput-emulator.ts';
+import { startEmulatorProcess, type EmulatorProcess } from '../lib/emulator-process.ts';
 import { assertInSync, changesLeft, CONCURRENCY, freshDomain, jamesContents, jamesManifests, openSession, planAndApply, userAddress, userPassword } from '../lib/throughput-mailops.ts';
 
 /** Users per latency for the initial apply: the naive loop pays every round trip in turn, so fewer where they are long. */
@@ -121,7 +121,7 @@ export const naive: Scenario = {
     const slowerSomewhere: string[] = [];
     for (const { latencyMs, users } of applySizes) {
       const pairs = await repeat(context.runs, async () => {
-        const emulator = await startEmulatorProcess('james', latencyMs);
+        const emulator = await startEmulatorProcess('james', ['--latency', `${latencyMs}ms`]);
         try {
           return await applyPair(context, emulator, users);
         } finally {
@@ -146,7 +146,7 @@ export const naive: Scenario = {
 
     // Steady state: one emulator holding the users, set up once by mailops (untimed); then, run by run, mailops'
     // plan and the naive loop's check of the same users.
-    const emulator = await startEmulatorProcess('james', STEADY.latencyMs);
+    const emulator = await startEmulatorProcess('james', ['--latency', `${STEADY.latencyMs}ms`]);
     try {
       const domain = freshDomain('steady');
       const { session } = await openSession(jamesManifests({ url: emulator.url }, { users: steadyUsers, domain, shape: 'password' }), {}, path.join(context.tmpDir, domain));

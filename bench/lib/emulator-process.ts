@@ -1,6 +1,7 @@
-// A backend emulator in a process of its own (`mailops emulate <type>`), so that its work does not share an
-// event loop with mailops: a scenario that compares backends needs the backends to run beside mailops, as
-// real servers do. Each runs in its own process group, stopped with it.
+// A backend emulator in a process of its own (`mailops emulate <type>`), as a real server is: its work does
+// not share an event loop with mailops or the load generator, so that a ceiling measures the server and not
+// the client, and backends compared side by side run beside mailops. Each runs in its own process group,
+// stopped with it.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { waitExit } from '../../test/support/processes.ts';
@@ -12,7 +13,8 @@ export interface EmulatorProcess {
   stop(): Promise<void>;
 }
 
-export async function startEmulatorProcess(type: string, args: string[]): Promise<EmulatorProcess> {
+/** Starts `mailops emulate <type> <args>` on a free loopback port (e.g. args `--latency 2ms`). */
+export async function startEmulatorProcess(type: string, args: string[] = []): Promise<EmulatorProcess> {
   const child = spawn(process.execPath, [path.join(ROOT, 'src/cli/main.ts'), 'emulate', type, '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
