@@ -14,7 +14,7 @@ import { hasChanges, summarize } from '../../src/plan/index.ts';
 import { MemoryRecordStore } from '../../src/state/records.ts';
 
 /** Secrets by name; a name not in the table is a user's password, invented from the name. */
-export function tableSecrets(table: Record<string, string> = {}) {
+function tableSecrets(table: Record<string, string> = {}) {
   return { resolve: async (ref: SecretRef) => new Sensitive(table[ref.name] ?? `bench-password-${ref.name}`) };
 }
 
